@@ -1,0 +1,49 @@
+"""cifasr: CIF-based speech recognition with hierarchical distillation from pre-trained LMs."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = {}
+exec((Path(__file__).parent / "cifasr" / "version.py").read_text(), version)
+
+# torch is deliberately unpinned above its floor: tools/setup.sh installs the CPU (or an existing
+# CUDA) build first and then installs this package under a constraint that keeps that build.
+install_requires = [
+    "torch>=2.1",
+    "numpy>=1.23",
+    "kaldiio>=2.18",
+    "kaldi-native-fbank>=1.18",
+    "soundfile>=0.12",
+    "sentencepiece>=0.1.99",
+    "transformers>=4.36",
+    "pyyaml>=6.0",
+    "typeguard>=4.0",
+    "humanfriendly>=10.0",
+]
+extras_require = {
+    # Never installed by tools/setup.sh: the registry's torchaudio builds do not load with a CPU
+    # torch and then break `import transformers` (see ../shared/DESIGN.md).
+    "torchaudio": ["torchaudio"],
+    "tensorboard": ["tensorboard"],
+    "plot": ["matplotlib>=3.5"],
+    "test": ["pytest>=7", "ruff"],
+}
+extras_require["all"] = extras_require["tensorboard"] + extras_require["plot"]
+
+setup(
+    name="cifasr",
+    version=version["__version__"],
+    description="CIF-based ASR with hierarchical knowledge distillation from pre-trained language models",
+    long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["cifasr", "cifasr.*"]),
+    install_requires=install_requires,
+    extras_require=extras_require,
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
