@@ -1,4 +1,4 @@
-"""What the CIF ASR model computes in one forward pass, shared with the distillers and the search."""
+"""What one forward pass of the CIF ASR model computes, for the distillers and the search."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class CifModelOutputs:
         decoder_logits: (B, L, V) pre-softmax decoder output, or None when not computed.
         decoder_states: (B, L, D) decoder state before the vocabulary projection (LRD distils
             these), or None.
+        decoder_hidden: (B, L, D) the decoder's Transformer output (z_t; equals
+            ``decoder_states`` for decoders without an output projection), or None.
         target: (B, L) target ids with ``<sos/eos>`` appended, -1 on padding, or None.
         target_lengths: (B,) target lengths including ``<sos/eos>``, or None.
     """
@@ -37,6 +39,7 @@ class CifModelOutputs:
     fire_frames: torch.Tensor
     decoder_logits: torch.Tensor | None = None
     decoder_states: torch.Tensor | None = None
+    decoder_hidden: torch.Tensor | None = None
     target: torch.Tensor | None = None
     target_lengths: torch.Tensor | None = None
 

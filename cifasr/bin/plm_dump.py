@@ -1,0 +1,90 @@
+"""Stage 8: dump PLM teacher features aligned to the ASR targets (Kaldi ark/scp).
+
+    python -m cifasr.bin.plm_dump --plm bert-base-chinese --text data/train/text \\
+        --token_list data/zh_token_list/char/tokens.txt --token_type char \\
+        --output_dir dump/plm/bert-base-chinese/train
+
+Each utterance gets one (N + 1, D) matrix: the PLM vectors of its N ASR tokens, then the
+closing special token ([SEP]) for <sos/eos>; [CLS] is dropped (METHOD 3.1). Writes feats.ark,
+feats.scp (sorted), feats_shape and imperfect_alignments into --output_dir. Run it for the
+train, dev and test sets: validation computes the distillation losses too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from cifasr.distill.dump import (
+    DumpInputError,
+    check_token_list,
+    dump_teacher_features,
+    read_kaldi_text,
+)
+from cifasr.distill.io import DTYPES, TeacherFeatureError
+from cifasr.distill.plm import ALIGNMENTS, TOKEN_TYPES, PLMError, PLMFeatureExtractor, load_plm
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--plm", required=True, help="hub name or save_pretrained directory")
+    parser.add_argument(
+        "--layer", type=int, default=-1, help="hidden state: -1 = last, 0 = embeddings, k = layer k"
+    )
+    parser.add_argument("--text", required=True, help="Kaldi text file (utt transcript)")
+    parser.add_argument("--token_list", help="ASR tokens.txt: checks the token type, counts <unk>")
+    parser.add_argument("--token_type", default="char", choices=TOKEN_TYPES)
+    parser.add_argument("--bpemodel", help="sentencepiece model (token_type bpe)")
+    parser.add_argument(
+        "--alignment",
+        default="auto",
+        choices=ALIGNMENTS,
+        help="auto: positional for char (the original), offsets otherwise",
+    )
+    parser.add_argument("--output_dir", required=True, help="e.g. dump/plm/<plm>/<set>")
+    parser.add_argument("--batch_size", type=int, default=256, help="texts per forward pass")
+    parser.add_argument("--dtype", default="float16", choices=tuple(DTYPES), help="on disk")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument(
+        "--autocast",
+        default="none",
+        choices=("none", "bfloat16", "float16"),
+        help="run the PLM under autocast (faster; rows differ from float32 by ~1%%)",
+    )
+    parser.add_argument("--log_level", default="INFO")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
+    )
+    try:
+        texts = read_kaldi_text(args.text)
+        model, tokenizer = load_plm(args.plm, args.device)
+        extractor = PLMFeatureExtractor(
+            model,
+            tokenizer,
+            layer=args.layer,
+            token_type=args.token_type,
+            alignment=args.alignment,
+            bpemodel=args.bpemodel,
+            name=args.plm,
+            autocast=None if args.autocast == "none" else args.autocast,
+        )
+        if args.token_list:
+            check_token_list(args.token_list, extractor, texts)
+        dump_teacher_features(extractor, texts, args.output_dir, args.batch_size, args.dtype)
+    except (DumpInputError, PLMError, TeacherFeatureError) as e:
+        print(f"plm_dump: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Pre-train a tiny character BERT (masked LM) on the training transcripts, as the PLM teacher of
+recipes that cannot download one (mini_zh).
+
+    python -m cifasr.bin.plm_pretrain --text data/train/text --output_dir exp/plm_tiny \\
+        --hidden_size 128 --num_layers 2 --max_steps 2000
+
+The output directory loads with AutoModel/AutoTokenizer.from_pretrained and is passed to stage 8
+as --plm exp/plm_tiny, exactly like bert-base-chinese in the aishell recipe. Use the train text
+only: dev and test transcripts must not leak into the teacher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from cifasr.distill.dump import DumpInputError, read_kaldi_text
+from cifasr.distill.pretrain import PretrainConfig, pretrain_char_bert
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--text", required=True, help="Kaldi text file of the training set")
+    parser.add_argument("--valid_text", help="Kaldi text file for a held-out MLM score (optional)")
+    parser.add_argument("--output_dir", required=True, help="save_pretrained directory")
+    defaults = PretrainConfig()
+    for name, value in vars(defaults).items():
+        kind = int if name == "intermediate_size" else type(value)
+        parser.add_argument(f"--{name}", type=kind, default=value, help=f"default {value}")
+    parser.add_argument("--log_level", default="INFO")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
+    )
+    cfg = PretrainConfig(**{k: getattr(args, k) for k in vars(PretrainConfig())})
+    try:
+        texts = list(read_kaldi_text(args.text).values())
+        valid = list(read_kaldi_text(args.valid_text).values()) if args.valid_text else None
+        pretrain_char_bert(texts, args.output_dir, cfg, valid)
+    except (DumpInputError, ValueError) as e:
+        print(f"plm_pretrain: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

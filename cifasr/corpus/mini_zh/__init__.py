@@ -1,0 +1,9 @@
+"""mini_zh: a small Mandarin corpus synthesised on the machine (seeded grammar + espeak-ng).
+
+The recipe's ``egs2/mini_zh/asr1/local/data.sh`` calls ``python -m cifasr.corpus.mini_zh``;
+``prepare_mini_zh`` is the same thing as a function.
+"""
+
+from cifasr.corpus.mini_zh.prepare import prepare_mini_zh
+
+__all__ = ["prepare_mini_zh"]

@@ -1,0 +1,47 @@
+"""Command line: ``python -m cifasr.corpus.mini_zh --data_dir data --wav_dir downloads/mini_zh``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from cifasr.corpus.mini_zh.prepare import prepare_mini_zh
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m cifasr.corpus.mini_zh",
+        description="Synthesise the mini_zh Mandarin corpus and write Kaldi data dirs "
+        "<data_dir>/{train,dev,test}. Re-running with the same options does nothing.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--data_dir", default="data", help="where train/dev/test Kaldi dirs go")
+    p.add_argument("--wav_dir", default="downloads/mini_zh", help="where wavs and manifests go")
+    p.add_argument("--num_train", type=int, default=3000, help="training utterances")
+    p.add_argument("--num_dev", type=int, default=200, help="development utterances")
+    p.add_argument("--num_test", type=int, default=200, help="test utterances")
+    p.add_argument("--seed", type=int, default=1, help="seed of every random choice")
+    p.add_argument("--noise_snr", default="20:40",
+                   help="additive white/pink noise SNR range in dB 'LOW:HIGH', or 'none'")
+    p.add_argument("--speakers_per_voice", type=int, default=2,
+                   help="(rate, pitch) settings per espeak-ng voice variant")
+    p.add_argument("--nj", type=int, default=2, help="parallel espeak-ng processes")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s"
+    )
+    try:
+        prepare_mini_zh(**vars(args))
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        logging.error("%s", e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""In-encoder max pooling: padding never wins, odd lengths keep their last frame."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cifasr.encoder.pooling import check_pooling_layers, max_pool_pairs
+
+
+def test_pooled_values_lengths_and_zero_padding() -> None:
+    x = torch.tensor([[1.0, 5.0, 2.0, 0.0, 7.0], [3.0, 1.0, 9.0, 9.0, 9.0]])[:, :, None]
+    lengths = torch.tensor([5, 2])
+    # Padding of the second utterance holds large values: it must not win the max.
+    y, new_lengths, mask = max_pool_pairs(x, lengths)
+    assert new_lengths.tolist() == [3, 1]
+    # Odd padded length 5: one frame is added, so the last frame 7.0 survives.
+    assert y[..., 0].tolist() == [[5.0, 2.0, 7.0], [3.0, 0.0, 0.0]]
+    assert mask.tolist() == [[True, True, True], [True, False, False]]
+
+
+def test_odd_length_inside_even_batch_uses_its_last_frame_only() -> None:
+    x = torch.tensor([[[1.0], [2.0], [3.0], [100.0]]])
+    y, lengths, _ = max_pool_pairs(x, torch.tensor([3]))
+    assert lengths.tolist() == [2]
+    assert y[0, :, 0].tolist() == [2.0, 3.0]
+
+
+def test_zero_length_gives_zeros_not_nan() -> None:
+    y, lengths, _ = max_pool_pairs(torch.randn(2, 4, 3), torch.tensor([4, 0]))
+    assert lengths.tolist() == [2, 0]
+    assert torch.equal(y[1], torch.zeros(2, 3))
+
+
+def test_gradient_reaches_only_the_max() -> None:
+    x = torch.tensor([[[1.0], [4.0], [3.0], [2.0]]], requires_grad=True)
+    y, _, _ = max_pool_pairs(x, torch.tensor([4]))
+    y.sum().backward()
+    assert x.grad[0, :, 0].tolist() == [0.0, 1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("bad", [[0, 3], [3, 16], [5, 5]])
+def test_bad_pooling_layers_name_the_key(bad: list[int]) -> None:
+    with pytest.raises(ValueError, match="encoder_conf.pooling_layers"):
+        check_pooling_layers(bad, 15)
+
+
+def test_pooling_layers_are_sorted_and_none_means_no_pooling() -> None:
+    assert check_pooling_layers([10, 5], 15) == (5, 10)
+    assert check_pooling_layers(None, 15) == ()

@@ -1,0 +1,95 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cifasr.bin import print_config
+from cifasr.tasks.asr import build_model, count_parameters, resolve_config
+from cifasr.utils.config import ConfigError
+
+REPO = Path(__file__).resolve().parents[3]
+TRAIN_CIF = REPO / "egs2/aishell/asr1/conf/train_cif.yaml"
+
+
+def test_train_cif_has_the_original_parameter_count():
+    model = build_model(TRAIN_CIF, vocab_size=4234)
+    # METHOD 1.11: the count in the original training log, and its derivation per part
+    assert count_parameters(model) == 47_208_587
+    assert count_parameters(model.encoder) == 40_862_720
+    assert count_parameters(model.predictor) == 197_121
+    assert count_parameters(model.ctc) == 1_088_138
+    assert count_parameters(model.decoder) == 5_060_608
+
+
+def _shapes(model):
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def test_print_config_round_trip(tmp_path, capsys):
+    assert print_config.main(["--config", str(TRAIN_CIF)]) == 0
+    printed = capsys.readouterr().out
+    full = yaml.safe_load(printed)
+    # every constructor default is there
+    assert full["encoder_conf"]["mask_conv_padding"] is True
+    assert full["predictor_conf"]["scale_eps"] == pytest.approx(1e-8)
+    assert full["max_update"] == 240000
+    path = tmp_path / "full.yaml"
+    path.write_text(printed, encoding="utf-8")
+    assert resolve_config(path) == full
+    assert _shapes(build_model(path, 4234)) == _shapes(build_model(TRAIN_CIF, 4234))
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_unknown_conf_key_names_file_line_key_and_closest(tmp_path):
+    path = _write(
+        tmp_path, "encoder: conformer\nencoder_conf:\n  output_size: 64\n  num_block: 3\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        resolve_config(path)
+    msg = str(e.value)
+    assert str(path) in msg and "line 4" in msg
+    assert "'encoder_conf.num_block'" in msg and "did you mean 'num_blocks'" in msg
+
+
+def test_unknown_top_level_key_and_choice(tmp_path):
+    with pytest.raises(ConfigError, match=r"line 2, key 'max_epochs'.*did you mean 'max_epoch'"):
+        resolve_config(_write(tmp_path, "seed: 3\nmax_epochs: 5\n"))
+    with pytest.raises(ConfigError, match=r"unknown encoder 'conformr'; did you mean 'conformer'"):
+        resolve_config(_write(tmp_path, "encoder: conformr\n"))
+    with pytest.raises(ConfigError, match=r"key 'model_conf.ctc_wieght'.*'ctc_weight'"):
+        resolve_config({"model_conf": {"ctc_wieght": 0.3}})
+
+
+def test_print_config_cli_reports_errors(tmp_path, capsys):
+    path = _write(tmp_path, "predictor_conf: {treshold: 0.9}\n")
+    assert print_config.main(["--config", str(path)]) == 1
+    assert "did you mean 'threshold'" in capsys.readouterr().err
+
+
+def test_vocab_size_from_token_list(tiny_config):
+    tiny_config["token_list"] = ["<blank>", "<unk>", "a", "b", "<sos/eos>"]
+    model = build_model(tiny_config)
+    assert model.vocab_size == 5 and model.sos_eos == 4
+    with pytest.raises(ConfigError, match="vocab_size=7"):
+        build_model(tiny_config, vocab_size=7)
+
+
+@pytest.mark.parametrize("row,extra", [("acd", 1), ("lrd", 1), ("hkd", 2)])
+def test_distillation_configs_add_only_the_teacher_projections(row, extra):
+    base = build_model(TRAIN_CIF, vocab_size=4234)
+    model = build_model(TRAIN_CIF.with_name(f"train_cif_{row}.yaml"), vocab_size=4234)
+    # METHOD 1.11: each projection is Linear(256 -> 768) with bias
+    assert count_parameters(model) == 47_208_587 + extra * 197_376
+    assert count_parameters(model.distillers) == extra * 197_376
+    assert _shapes(base) == {
+        k: v for k, v in _shapes(model).items() if not k.startswith("distillers.")
+    }
+    full = resolve_config(TRAIN_CIF.with_name(f"train_cif_{row}.yaml"))
+    assert {k: v for k, v in full.items() if k != "distillers"} == {
+        k: v for k, v in resolve_config(TRAIN_CIF).items() if k != "distillers"
+    }, "the distillation configs must equal train_cif.yaml apart from the distillers"
