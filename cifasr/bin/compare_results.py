@@ -1,7 +1,8 @@
 """A paper-style table of error rates: one row per experiment, one column per decoding/set.
 
     python -m cifasr.bin.compare_results --metric cer \\
-        --row "CIF=exp/asr_train_cif_fbank_char" --row "CIF + HKD=exp/asr_train_cif_hkd_fbank_char" \\
+        --row "CIF=exp/asr_train_cif_fbank_char" \\
+        --row "CIF + HKD=exp/asr_train_cif_hkd_fbank_char" \\
         --column "dev=decode_asr_model_ave/dev" --column "test (+LM)=decode_lm_..._ave/test"
 
 Each cell is the ``Err`` of ``<exp>/<column path>/score_<metric>/result.txt`` (sclite's

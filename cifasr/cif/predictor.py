@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from cifasr.cif.cif import cif
+from cifasr.nn import Dropout
 
 
 class PredictorOutput(NamedTuple):
@@ -151,7 +152,7 @@ class ConvCifPredictor(_CifPredictor):
                 f"pads kernel_size // 2 frames each side to keep T), got {kernel_size}"
             )
         self.conv = nn.Conv1d(input_size, channels, kernel_size, padding=kernel_size // 2)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.linear = nn.Linear(channels, 1)
         nn.init.xavier_uniform_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
@@ -205,7 +206,7 @@ class ParaformerCifPredictor(_CifPredictor):
             )
         self.pad = nn.ConstantPad1d((l_order, r_order), 0.0)
         self.conv = nn.Conv1d(input_size, input_size, l_order + r_order + 1, groups=input_size)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.linear = nn.Linear(input_size, 1)
         self.smooth_factor = smooth_factor
         self.noise_threshold = noise_threshold

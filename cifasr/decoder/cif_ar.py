@@ -24,6 +24,7 @@ from cifasr.decoder.kv_cache import KVCache
 from cifasr.decoder.layers import TransformerStack
 from cifasr.decoder.outputs import DecoderOutput
 from cifasr.decoder.positional import SinusoidalPositions
+from cifasr.nn import Dropout
 
 
 @dataclass
@@ -90,7 +91,7 @@ class CifArDecoder(nn.Module):
         nn.init.normal_(self.embed.weight, mean=0.0, std=attention_dim**-0.5)
         self.input_proj = nn.Linear(attention_dim + encoder_output_size, attention_dim, bias=False)
         self.positions = SinusoidalPositions(attention_dim, max_len)
-        self.input_dropout = nn.Dropout(input_dropout_rate)
+        self.input_dropout = Dropout(input_dropout_rate)
         self.transformer = TransformerStack(
             attention_dim,
             attention_heads,

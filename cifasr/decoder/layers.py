@@ -12,6 +12,7 @@ from torch import nn
 
 from cifasr.decoder.attention import CrossAttention, SelfAttention
 from cifasr.decoder.kv_cache import KVCache
+from cifasr.nn import Dropout
 
 
 class FeedForward(nn.Module):
@@ -21,7 +22,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.fc1 = nn.Linear(dim, linear_units)
         self.fc2 = nn.Linear(linear_units, dim)
-        self.activation_dropout = nn.Dropout(activation_dropout_rate)
+        self.activation_dropout = Dropout(activation_dropout_rate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.activation_dropout(torch.relu(self.fc1(x))))
@@ -60,7 +61,7 @@ class TransformerLayer(nn.Module):
             self.cross_attn = CrossAttention(dim, memory_dim, heads, attention_dropout_rate)
         self.ffn_norm = nn.LayerNorm(dim)
         self.ffn = FeedForward(dim, linear_units, activation_dropout_rate)
-        self.dropout = nn.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
 
     def forward(
         self,

@@ -20,6 +20,7 @@ from cifasr.decoder.attention import valid_key_mask
 from cifasr.decoder.layers import TransformerStack
 from cifasr.decoder.outputs import DecoderOutput
 from cifasr.decoder.positional import SinusoidalPositions
+from cifasr.nn import Dropout
 
 
 class NarDecoder(nn.Module):
@@ -71,7 +72,7 @@ class NarDecoder(nn.Module):
         self.positions = (
             SinusoidalPositions(attention_dim, max_len) if positional_embedding else None
         )
-        self.input_dropout = nn.Dropout(input_dropout_rate)
+        self.input_dropout = Dropout(input_dropout_rate)
         self.transformer = TransformerStack(
             attention_dim,
             attention_heads,

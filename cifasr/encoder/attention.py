@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from cifasr.nn import dropout
 
 
 def rel_shift(x: torch.Tensor) -> torch.Tensor:
@@ -86,7 +87,7 @@ class MultiHeadedAttention(nn.Module):
         # At least float32 (bf16/fp16 scores are upcast, float64 ones kept), as the original.
         soft_dtype = torch.promote_types(scores.dtype, torch.float32)
         attn = torch.softmax(scores, dim=-1, dtype=soft_dtype).to(v.dtype)
-        attn = F.dropout(attn, self.dropout_rate, self.training)
+        attn = dropout(attn, self.dropout_rate, self.training)
         out = torch.matmul(attn, v)
         b, _, t, _ = out.shape
         return self.linear_out(out.transpose(1, 2).reshape(b, t, self.h * self.d_k))

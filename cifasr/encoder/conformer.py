@@ -13,6 +13,7 @@ from cifasr.encoder.layers import ConvolutionModule, PositionwiseFeedForward
 from cifasr.encoder.mask import lengths_to_mask
 from cifasr.encoder.pooling import check_pooling_layers, max_pool_pairs
 from cifasr.encoder.subsampling import build_input_layer
+from cifasr.nn import Dropout
 
 
 class ConformerEncoderLayer(nn.Module):
@@ -65,7 +66,7 @@ class ConformerEncoderLayer(nn.Module):
         self.norm_ff = nn.LayerNorm(size)
         self.feed_forward = PositionwiseFeedForward(size, linear_units, dropout_rate, activation)
         self.norm_final = nn.LayerNorm(size)
-        self.dropout = nn.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, pos_emb: torch.Tensor) -> torch.Tensor:
         """(B, T, d), (B, T) bool valid mask, (1, 2T-1, d) relative embeddings -> (B, T, d)."""

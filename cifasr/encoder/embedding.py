@@ -16,6 +16,8 @@ import math
 import torch
 from torch import nn
 
+from cifasr.nn import Dropout
+
 
 def sinusoids(positions: torch.Tensor, d_model: int) -> torch.Tensor:
     """ESPnet sinusoids: sin on even and cos on odd dimensions.
@@ -52,7 +54,7 @@ class PositionalEncoding(nn.Module):
             raise ValueError(f"positional encoding needs an even dimension, got {d_model}")
         self.d_model = d_model
         self.xscale = math.sqrt(d_model)
-        self.dropout = nn.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
         self.pe = sinusoids(torch.arange(max_len, dtype=torch.float32), d_model)[None]
 
     def _table(self, length: int, like: torch.Tensor) -> torch.Tensor:
@@ -89,7 +91,7 @@ class RelPositionalEncoding(nn.Module):
             raise ValueError(f"positional encoding needs an even dimension, got {d_model}")
         self.d_model = d_model
         self.xscale = math.sqrt(d_model)
-        self.dropout = nn.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
         self.pe = self._build(max_len)
 
     def _build(self, length: int) -> torch.Tensor:

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cifasr.nn import Dropout
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "swish": nn.SiLU,
     "silu": nn.SiLU,
@@ -43,7 +45,7 @@ class PositionwiseFeedForward(nn.Module):
         super().__init__()
         self.w_1 = nn.Linear(idim, hidden_units)
         self.w_2 = nn.Linear(hidden_units, idim)
-        self.dropout = nn.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
         self.activation = build_activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

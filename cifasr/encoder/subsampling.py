@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from cifasr.encoder.embedding import PositionalEncoding, RelPositionalEncoding
+from cifasr.nn import Dropout
 
 PosEncClass = type[PositionalEncoding] | type[RelPositionalEncoding]
 
@@ -82,7 +83,7 @@ class Conv2dCifSubsampling(nn.Module):
         self.out = nn.Linear(conv_channels * ((idim - 1) // 2), odim)
         self.pos_enc = pos_enc_class(odim, 0.0, max_len)
         self.input_linear = nn.Linear(odim, odim)
-        self.dropout = nn.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
 
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor
@@ -158,7 +159,7 @@ class LinearNoSubsampling(nn.Module):
         super().__init__()
         self.idim = idim
         self.out = nn.Sequential(
-            nn.Linear(idim, odim), nn.LayerNorm(odim), nn.Dropout(dropout_rate), nn.ReLU()
+            nn.Linear(idim, odim), nn.LayerNorm(odim), Dropout(dropout_rate), nn.ReLU()
         )
         self.pos_enc = pos_enc_class(odim, positional_dropout_rate, max_len)
 

@@ -13,6 +13,7 @@ from cifasr.encoder.layers import PositionwiseFeedForward
 from cifasr.encoder.mask import lengths_to_mask
 from cifasr.encoder.pooling import check_pooling_layers, max_pool_pairs
 from cifasr.encoder.subsampling import build_input_layer
+from cifasr.nn import Dropout
 
 
 class TransformerEncoderLayer(nn.Module):
@@ -43,7 +44,7 @@ class TransformerEncoderLayer(nn.Module):
         self.self_attn = MultiHeadedAttention(attention_heads, size, attention_dropout_rate)
         self.norm2 = nn.LayerNorm(size)
         self.feed_forward = PositionwiseFeedForward(size, linear_units, dropout_rate, activation)
-        self.dropout = nn.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B, T, d), (B, T) bool valid mask -> (B, T, d)."""

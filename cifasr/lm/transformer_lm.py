@@ -18,6 +18,7 @@ from torch import nn
 from cifasr.decoder.kv_cache import KVCache
 from cifasr.decoder.layers import TransformerStack
 from cifasr.decoder.positional import SinusoidalPositions
+from cifasr.nn import Dropout
 
 
 @dataclass
@@ -61,7 +62,7 @@ class TransformerLM(nn.Module):
         self.embed = nn.Embedding(vocab_size, attention_dim)
         nn.init.normal_(self.embed.weight, mean=0.0, std=attention_dim**-0.5)
         self.positions = SinusoidalPositions(attention_dim, max_len)
-        self.input_dropout = nn.Dropout(dropout_rate)
+        self.input_dropout = Dropout(dropout_rate)
         self.transformer = TransformerStack(
             attention_dim,
             attention_heads,

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cifasr.nn import Dropout
+
 
 def label_smoothed_nll_loss(
     logits: torch.Tensor, target: torch.Tensor, epsilon: float, ignore_id: int = -1
@@ -59,7 +61,7 @@ class CTC(nn.Module):
         zero_infinity: bool = False,
     ) -> None:
         super().__init__()
-        self.dropout = nn.Dropout(dropout_rate)
+        self.dropout = Dropout(dropout_rate)
         self.ctc_lo = nn.Linear(encoder_output_size, vocab_size)
         nn.init.xavier_uniform_(self.ctc_lo.weight)
         nn.init.zeros_(self.ctc_lo.bias)
