@@ -172,6 +172,12 @@ class ConformerEncoder(nn.Module):
         """Model dimension d of the output."""
         return self._output_size
 
+    @property
+    def subsampling_factor(self) -> int:
+        """Input frames per output frame: the input layer's stride times 2 per pooling layer
+        (8 for the original encoder: 2 x 2 x 2, 80 ms with a 10 ms frame shift)."""
+        return self.embed.subsampling * 2 ** len(self.pooling_layers)
+
     def forward(self, xs: torch.Tensor, xs_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode a padded batch.
 

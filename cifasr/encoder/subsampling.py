@@ -65,6 +65,7 @@ class Conv2dCifSubsampling(nn.Module):
         max_len: frames precomputed by the positional encoding.
     """
 
+    subsampling = 2  # input frames per output frame
     min_frames = 3
 
     def __init__(
@@ -107,6 +108,7 @@ class Conv2dSubsampling(nn.Module):
     ``dropout_rate`` are not used (ESPnet's only input dropout is the positional one).
     """
 
+    subsampling = 4  # input frames per output frame
     min_frames = 7
 
     def __init__(
@@ -144,6 +146,7 @@ class LinearNoSubsampling(nn.Module):
     No subsampling; ``conv_channels`` is not used.
     """
 
+    subsampling = 1  # input frames per output frame
     min_frames = 1
 
     def __init__(

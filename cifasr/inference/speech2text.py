@@ -101,7 +101,7 @@ class Speech2Text:
         if dtype not in ("float32", "bfloat16"):
             raise ValueError(f"dtype must be float32 or bfloat16, got '{dtype}'")
         self.dtype = dtype
-        self.subsampling = int(getattr(self.model.encoder, "subsampling_factor", 1))
+        self.subsampling = int(self.model.encoder.subsampling_factor)
 
     # ------------------------------------------------------------------ inputs
     def features(

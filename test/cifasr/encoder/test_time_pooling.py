@@ -48,3 +48,26 @@ def test_bad_pooling_layers_name_the_key(bad: list[int]) -> None:
 def test_pooling_layers_are_sorted_and_none_means_no_pooling() -> None:
     assert check_pooling_layers([10, 5], 15) == (5, 10)
     assert check_pooling_layers(None, 15) == ()
+
+
+@pytest.mark.parametrize(
+    "encoder,input_layer,pooling,factor",
+    [
+        ("conformer", "conv2d_cif", [1, 2], 8),  # the original: 2 x 2 x 2 (80 ms frames)
+        ("conformer", "conv2d", [], 4),
+        ("transformer", "linear", [1], 2),
+        ("transformer", "conv2d_cif", [1, 2], 8),
+    ],
+)
+def test_subsampling_factor_is_the_frame_ratio(encoder, input_layer, pooling, factor) -> None:
+    """Timestamps multiply encoder frames by subsampling_factor: it must be the true ratio."""
+    from cifasr.encoder import ENCODER_CLASSES
+
+    conf = {"output_size": 16, "attention_heads": 2, "linear_units": 16, "num_blocks": 2}
+    conf.update(input_layer=input_layer, pooling_layers=pooling)
+    enc = ENCODER_CLASSES[encoder](20, **conf).eval()
+    assert enc.subsampling_factor == factor
+    frames = 8 * factor * 10 + 3
+    with torch.no_grad():
+        out, lengths = enc(torch.randn(1, frames, 20), torch.tensor([frames]))
+    assert abs(int(lengths[0]) * factor - frames) < 2 * factor
