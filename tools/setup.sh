@@ -27,12 +27,14 @@ torch_spec=${TORCH_SPEC:-torch==2.13.0}
 extras=${CIFASR_EXTRAS:-plot,test}
 log() { echo "[tools/setup.sh] $*"; }
 
-# --- optional system tools: sclite (Debian sctk), sox, espeak-ng --------------------------------
+# --- optional system tools: sclite (Debian sctk), sox, espeak-ng, a CJK font -------------------
 if $system; then
     missing=()
     [ -x /usr/lib/sctk/bin/sclite ] || command -v sclite >/dev/null || missing+=(sctk)
     command -v sox >/dev/null || missing+=(sox)
     command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+    # a font with Chinese characters for the CIF firing plots (1.8 MB)
+    [ -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || missing+=(fonts-droid-fallback)
     if [ ${#missing[@]} -gt 0 ]; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
             log "installing Debian packages: ${missing[*]}"

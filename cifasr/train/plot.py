@@ -15,6 +15,23 @@ import torch
 
 logger = logging.getLogger(__name__)
 _warned = False
+# Installed fonts that draw Chinese characters, best first (Debian: fonts-droid-fallback, which
+# tools/setup.sh installs, fonts-noto-cjk, fonts-wqy-zenhei).
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "Droid Sans Fallback",
+)
+# Files of such fonts, registered directly (matplotlib's font cache may predate their install).
+CJK_FONT_FILES = (
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+)
+_cjk_font: str | None = None
 
 
 def _pyplot() -> Any:
@@ -29,7 +46,38 @@ def _pyplot() -> Any:
             logger.info("matplotlib is not installed; no plots (pip install matplotlib)")
             _warned = True
         return None
+    _use_cjk_font(matplotlib)
     return plt
+
+
+def _use_cjk_font(matplotlib: Any) -> None:
+    """Add the first installed font of CJK_FONTS as the fallback of the default font (once)."""
+    global _cjk_font
+    if _cjk_font is not None:
+        return
+    from matplotlib import font_manager
+
+    for path in CJK_FONT_FILES:
+        if Path(path).is_file():
+            font_manager.fontManager.addfont(path)
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    _cjk_font = next((name for name in CJK_FONTS if name in installed), "")
+    if _cjk_font:
+        # A family list: matplotlib falls back glyph by glyph, Latin from the default font and
+        # Chinese from the CJK one (which may lack Latin letters).
+        default = matplotlib.rcParams["font.sans-serif"][:1]
+        matplotlib.rcParams["font.family"] = [*default, _cjk_font]
+    else:
+        logger.info(
+            "no font for Chinese characters found (%s); CIF firing plots label non-ASCII tokens "
+            "with their ids (apt-get install fonts-droid-fallback to draw them)",
+            ", ".join(CJK_FONTS),
+        )
+
+
+def _label(token: str, token_id: int) -> str:
+    """The token as drawn: its id when it is not ASCII and no CJK font is installed."""
+    return token if _cjk_font or token.isascii() else f"#{token_id}"
 
 
 def plot_curves(history: Sequence[dict[str, Any]], out_dir: str | Path) -> None:
@@ -65,6 +113,7 @@ def plot_cif_firing(
     plt = _pyplot()
     if plt is None:
         return
+    Path(prefix).parent.mkdir(parents=True, exist_ok=True)
     model.eval()
     n = min(max_utts, len(batch["utt_id"]))
     speech, lengths = batch["speech"][:n], batch["speech_lengths"][:n]
@@ -99,7 +148,7 @@ def plot_cif_firing(
                 ax1.text(
                     x,
                     feats.size(-1) - 1,
-                    tokens[int(pred[b, j])],
+                    _label(tokens[int(pred[b, j])], int(pred[b, j])),
                     color="white",
                     fontsize=8,
                     ha="right",
