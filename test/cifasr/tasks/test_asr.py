@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from cifasr.bin import print_config
@@ -93,3 +94,20 @@ def test_distillation_configs_add_only_the_teacher_projections(row, extra):
     assert {k: v for k, v in full.items() if k != "distillers"} == {
         k: v for k, v in resolve_config(TRAIN_CIF).items() if k != "distillers"
     }, "the distillation configs must equal train_cif.yaml apart from the distillers"
+
+
+def test_exported_hkd_model_has_the_baseline_parameter_count(tmp_path):
+    from cifasr.bin.pack import inference_state
+    from cifasr.train.checkpoint import load_checkpoint
+
+    config = resolve_config(TRAIN_CIF.with_name("train_cif_hkd.yaml"))
+    config["token_list"] = ["<blank>", "<unk>", *(f"t{i}" for i in range(4231)), "<sos/eos>"]
+    model = build_model(config)
+    torch.save(model.state_dict(), tmp_path / "hkd.pth")
+    exported_config, state = inference_state(config, tmp_path / "hkd.pth")
+    assert exported_config["distillers"] == {}
+    exported = build_model(exported_config)
+    exported.load_state_dict(state)
+    assert count_parameters(exported) == 47_208_587
+    assert not any(k.startswith("distillers.") for k in state)
+    assert load_checkpoint(tmp_path / "hkd.pth").keys() >= state.keys()
