@@ -34,7 +34,9 @@ extras_require["all"] = extras_require["tensorboard"] + extras_require["plot"]
 setup(
     name="cifasr",
     version=version["__version__"],
-    description="CIF-based ASR with hierarchical knowledge distillation from pre-trained language models",
+    description=(
+        "CIF-based ASR with hierarchical knowledge distillation from pre-trained language models"
+    ),
     long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -23,3 +24,27 @@ def fake_aishell() -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def recipe_copy(tmp_path_factory: pytest.TempPathFactory):
+    """A function: ``recipe_copy("aishell")`` copies egs2/<name>/asr1 (without its generated
+    data, dump, exp, downloads and RESULTS.md) into a scratch tree where tools, utils and
+    egs2/TEMPLATE are links to this checkout, and returns the copied recipe directory."""
+    repo = Path(__file__).resolve().parents[2]
+
+    def copy(name: str) -> Path:
+        root = tmp_path_factory.mktemp("tree")
+        for sub in ("tools", "utils"):
+            (root / sub).symlink_to(repo / sub)
+        (root / "egs2" / name).mkdir(parents=True)
+        (root / "egs2" / "TEMPLATE").symlink_to(repo / "egs2" / "TEMPLATE")
+        recipe_dir = root / "egs2" / name / "asr1"
+        shutil.copytree(
+            repo / "egs2" / name / "asr1",
+            recipe_dir,
+            ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads", "RESULTS.md"),
+        )
+        return recipe_dir
+
+    return copy

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 from collections import Counter
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -20,25 +19,14 @@ from cifasr.data.kaldi_files import read_kaldi_map
 from cifasr.data.tokenizer import load_token_list
 from cifasr.frontend.fbank import compute_fbank
 
-REPO = Path(__file__).resolve().parents[2]
-
 pytestmark = pytest.mark.skipif(shutil.which("sox") is None, reason="sox not installed")
 
 
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory: pytest.TempPathFactory, fake_aishell: ModuleType) -> dict:
+def recipe(recipe_copy, fake_aishell: ModuleType) -> dict:
     """egs2/aishell/asr1 copied into a scratch tree (tools, utils, TEMPLATE linked), run once."""
-    root = tmp_path_factory.mktemp("tree")
-    for name in ("tools", "utils"):
-        (root / name).symlink_to(REPO / name)
-    (root / "egs2" / "aishell").mkdir(parents=True)
-    (root / "egs2" / "TEMPLATE").symlink_to(REPO / "egs2" / "TEMPLATE")
-    recipe_dir = root / "egs2" / "aishell" / "asr1"
-    shutil.copytree(
-        REPO / "egs2" / "aishell" / "asr1",
-        recipe_dir,
-        ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"),
-    )
+    recipe_dir = recipe_copy("aishell")
+    root = recipe_dir.parents[2]
     fake = fake_aishell.make_fake_aishell(root / "corpus", packed=True)
     env = {**os.environ, "AISHELL": str(root / "corpus")}
     command = ["./run.sh", "--nj", "2", "--stop_stage", "10"]

@@ -10,8 +10,10 @@ train_set=train
 valid_set=dev
 test_sets="dev test"
 
-asr_config=conf/train_cif.yaml
-inference_config=conf/decode.yaml
+asr_config=conf/train_cif.yaml      # the paper's rows: conf/train_cif{,_acd,_lrd,_hkd}.yaml
+inference_config=conf/decode.yaml   # conf/decode_lm.yaml with --use_lm true
+lm_config=conf/train_lm.yaml        # stages 6-7 run with --use_lm true
+plm=bert-base-chinese               # the teacher of stage 8 (distilling configs only)
 
 # The published run used the plain training set; pass --speed_perturb_factors "0.9 1.0 1.1"
 # for ESPnet's 3-way speed perturbation (train_sp).
@@ -26,4 +28,6 @@ inference_config=conf/decode.yaml
     --test_sets "${test_sets}" \
     --asr_config "${asr_config}" \
     --inference_config "${inference_config}" \
+    --lm_config "${lm_config}" \
+    --plm "${plm}" \
     "$@"
