@@ -10,10 +10,10 @@ git hash, OS. Re-running rewrites the file.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
+from cifasr.bin._common import add_log_level, setup_logging
 from cifasr.scoring.results_md import write_results_md
 
 
@@ -25,16 +25,13 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--exp_dir", required=True, help="experiment directory to summarise")
     parser.add_argument("--output", default=None, help="default: <exp_dir>/RESULTS.md")
-    parser.add_argument("--log_level", default="INFO", help="logging level")
+    add_log_level(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
-    )
+    setup_logging(args.log_level)
     path = write_results_md(args.exp_dir, args.output)
     sys.stdout.write(path.read_text(encoding="utf-8"))
 

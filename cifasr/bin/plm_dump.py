@@ -13,9 +13,9 @@ train, dev and test sets: validation computes the distillation losses too.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
+from cifasr.bin._common import add_log_level, setup_logging
 from cifasr.distill.dump import (
     DumpInputError,
     check_token_list,
@@ -54,16 +54,13 @@ def get_parser() -> argparse.ArgumentParser:
         choices=("none", "bfloat16", "float16"),
         help="run the PLM under autocast (faster; rows differ from float32 by ~1%%)",
     )
-    parser.add_argument("--log_level", default="INFO")
+    add_log_level(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
-    )
+    setup_logging(args.log_level)
     try:
         texts = read_kaldi_text(args.text)
         model, tokenizer = load_plm(args.plm, args.device)

@@ -12,9 +12,9 @@ only: dev and test transcripts must not leak into the teacher.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
+from cifasr.bin._common import add_log_level, setup_logging
 from cifasr.distill.dump import DumpInputError, read_kaldi_text
 from cifasr.distill.pretrain import PretrainConfig, pretrain_char_bert
 
@@ -30,16 +30,13 @@ def get_parser() -> argparse.ArgumentParser:
     for name, value in vars(defaults).items():
         kind = int if name == "intermediate_size" else type(value)
         parser.add_argument(f"--{name}", type=kind, default=value, help=f"default {value}")
-    parser.add_argument("--log_level", default="INFO")
+    add_log_level(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
-    )
+    setup_logging(args.log_level)
     cfg = PretrainConfig(**{k: getattr(args, k) for k in vars(PretrainConfig())})
     try:
         texts = list(read_kaldi_text(args.text).values())

@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from cifasr.bin._common import add_log_level, setup_logging
 from cifasr.scoring.scorer import SCORERS, score_text, summary_lines
 from cifasr.scoring.trn import TOKEN_TYPES
 
@@ -45,16 +46,13 @@ def get_parser() -> argparse.ArgumentParser:
         "--remove_tokens", nargs="*", default=[],
         help="tokens removed from reference and hypothesis before scoring, e.g. '<unk>'",
     )
-    parser.add_argument("--log_level", default="INFO", help="logging level")
+    add_log_level(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
-    )
+    setup_logging(args.log_level)
     summary = score_text(
         ref=args.ref, hyp=args.hyp, output_dir=args.output_dir, utt2spk=args.utt2spk,
         scorer=args.scorer, token_type=args.token_type, remove_tokens=args.remove_tokens,

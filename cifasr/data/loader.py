@@ -21,7 +21,11 @@ from torch.utils.data import DataLoader
 
 from cifasr.data.collate import collate_asr
 from cifasr.data.dataset import AsrDataset
-from cifasr.data.sampler import BucketBatchSampler, SequentialBatchSampler
+from cifasr.data.sampler import (
+    BucketBatchSampler,
+    SequentialBatchSampler,
+    build_batch_sampler,
+)
 from cifasr.data.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -80,16 +84,10 @@ def build_dataloader(
     dataset = AsrDataset(
         feats_scp, text_file, tokenizer, extra_scps=extra_scps, feat_dim=feat_dim
     )
-    sampler: BucketBatchSampler | SequentialBatchSampler
-    if shuffle:
-        sampler = BucketBatchSampler(
-            dataset.lengths, batch_bins, max_batch_size, shuffle=True, seed=seed,
-            world_size=world_size, rank=rank, keys=dataset.keys,
-        )
-    else:
-        sampler = SequentialBatchSampler(
-            dataset.lengths, batch_bins, max_batch_size, world_size=world_size, rank=rank
-        )
+    sampler = build_batch_sampler(
+        dataset.lengths, batch_bins, max_batch_size, shuffle=shuffle, seed=seed,
+        world_size=world_size, rank=rank, keys=dataset.keys,
+    )
     loader = DataLoader(
         dataset,
         batch_sampler=sampler,

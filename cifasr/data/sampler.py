@@ -202,3 +202,34 @@ class SequentialBatchSampler(Sampler[list[int]]):
 
     def __len__(self) -> int:
         return len(self.batches[self.rank :: self.world_size])
+
+
+def build_batch_sampler(
+    lengths: Sequence[int] | np.ndarray,
+    batch_bins: int,
+    max_batch_size: int = 0,
+    *,
+    shuffle: bool = True,
+    seed: int = 0,
+    world_size: int = 1,
+    rank: int = 0,
+    keys: Sequence[str] | None = None,
+) -> BucketBatchSampler | SequentialBatchSampler:
+    """The training sampler (:class:`BucketBatchSampler`, shuffled per epoch) when ``shuffle``,
+    else the validation/inference one (:class:`SequentialBatchSampler`, every item once).
+
+    Args:
+        lengths: (N,) item lengths (frames, or tokens for text).
+        batch_bins: bound on padded lengths per (global) batch.
+        max_batch_size: bound on items per batch; 0 = none.
+        shuffle, seed: training order; world_size, rank: DDP split.
+        keys: item ids, to name dropped items in the log (training only).
+    """
+    if shuffle:
+        return BucketBatchSampler(
+            lengths, batch_bins, max_batch_size, shuffle=True, seed=seed,
+            world_size=world_size, rank=rank, keys=keys,
+        )
+    return SequentialBatchSampler(
+        lengths, batch_bins, max_batch_size, world_size=world_size, rank=rank
+    )

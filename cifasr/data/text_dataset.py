@@ -12,7 +12,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from cifasr.data.collate import TEXT_PAD, pad_arrays
 from cifasr.data.kaldi_files import read_kaldi_map
-from cifasr.data.sampler import BucketBatchSampler, SequentialBatchSampler
+from cifasr.data.sampler import (
+    BucketBatchSampler,
+    SequentialBatchSampler,
+    build_batch_sampler,
+)
 from cifasr.data.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -84,22 +88,10 @@ def build_text_dataloader(
     """Batches bounded by ``batch_bins`` padded tokens (batch size x longest sentence + 1),
     with the same samplers as the ASR data (shuffled batch order per epoch, resumable)."""
     dataset = TextDataset(text_file, tokenizer)
-    sampler: BucketBatchSampler | SequentialBatchSampler
-    if shuffle:
-        sampler = BucketBatchSampler(
-            dataset.lengths,
-            batch_bins,
-            max_batch_size,
-            shuffle=True,
-            seed=seed,
-            world_size=world_size,
-            rank=rank,
-            keys=dataset.keys,
-        )
-    else:
-        sampler = SequentialBatchSampler(
-            dataset.lengths, batch_bins, max_batch_size, world_size=world_size, rank=rank
-        )
+    sampler = build_batch_sampler(
+        dataset.lengths, batch_bins, max_batch_size, shuffle=shuffle, seed=seed,
+        world_size=world_size, rank=rank, keys=dataset.keys,
+    )
     loader = DataLoader(
         dataset,
         batch_sampler=sampler,

@@ -16,7 +16,7 @@ import logging
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from cifasr.data.kaldi_files import read_kaldi_map
@@ -57,6 +57,22 @@ def read_transcripts(text_file: str | Path) -> list[str]:
     return list(read_kaldi_map(text_file, allow_empty_value=True).values())
 
 
+def _count_and_write(
+    text_file: str | Path,
+    text2tokens: Callable[[str], list[str]],
+    counts: Counter[str],
+    out_dir: str | Path,
+) -> tuple[list[str], list[str]]:
+    """Add the tokens of every transcript to ``counts``, write the token list made from them
+    to ``<out_dir>/tokens.txt``; return (transcripts, token list)."""
+    transcripts = read_transcripts(text_file)
+    for text in transcripts:
+        counts.update(text2tokens(text))
+    tokens = make_token_list(counts)
+    write_token_list(tokens, Path(out_dir) / TOKEN_LIST_NAME)
+    return transcripts, tokens
+
+
 def build_char_token_list(
     text_file: str | Path, out_dir: str | Path, space_symbol: str | None = None
 ) -> list[str]:
@@ -70,13 +86,10 @@ def build_char_token_list(
     Returns:
         The token list.
     """
-    tokenizer = CharTokenizer(space_symbol)
     counts: Counter[str] = Counter()
-    transcripts = read_transcripts(text_file)
-    for text in transcripts:
-        counts.update(tokenizer.text2tokens(text))
-    tokens = make_token_list(counts)
-    write_token_list(tokens, Path(out_dir) / TOKEN_LIST_NAME)
+    transcripts, tokens = _count_and_write(
+        text_file, CharTokenizer(space_symbol).text2tokens, counts, out_dir
+    )
     logger.info(
         "char token list: %d transcripts, %d characters, %d distinct -> %s (%d tokens)",
         len(transcripts), sum(counts.values()), len(counts), Path(out_dir) / TOKEN_LIST_NAME,
@@ -149,11 +162,7 @@ def build_bpe_token_list(
     model = train_bpe(text_file, out_dir, nbpe, bpemode, character_coverage, input_sentence_size)
     sp = SentencepieceTokenizer(model)
     counts: Counter[str] = Counter({p: 0 for p in sp.pieces()})
-    transcripts = read_transcripts(text_file)
-    for text in transcripts:
-        counts.update(sp.text2tokens(text))
-    tokens = make_token_list(counts)
-    write_token_list(tokens, Path(out_dir) / TOKEN_LIST_NAME)
+    transcripts, tokens = _count_and_write(text_file, sp.text2tokens, counts, out_dir)
     logger.info(
         "bpe token list: %d transcripts, %d pieces -> %s (%d tokens)",
         len(transcripts), sum(counts.values()), Path(out_dir) / TOKEN_LIST_NAME, len(tokens),

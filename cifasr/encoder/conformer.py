@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from cifasr.encoder.attention import RelPositionMultiHeadedAttention
+from cifasr.encoder.base import SpeechEncoder
 from cifasr.encoder.embedding import RelPositionalEncoding
 from cifasr.encoder.layers import ConvolutionModule, PositionwiseFeedForward
 from cifasr.encoder.mask import lengths_to_mask
@@ -79,7 +80,7 @@ class ConformerEncoderLayer(nn.Module):
         return self.norm_final(x)
 
 
-class ConformerEncoder(nn.Module):
+class ConformerEncoder(SpeechEncoder):
     """Conformer encoder of the CIF model (registry name ``"conformer"``).
 
     Input layer (``INPUT_LAYERS``), then ``num_blocks`` macaron Conformer layers with ESPnet
@@ -167,16 +168,6 @@ class ConformerEncoder(nn.Module):
             )
             for _ in range(num_blocks)
         )
-
-    def output_size(self) -> int:
-        """Model dimension d of the output."""
-        return self._output_size
-
-    @property
-    def subsampling_factor(self) -> int:
-        """Input frames per output frame: the input layer's stride times 2 per pooling layer
-        (8 for the original encoder: 2 x 2 x 2, 80 ms with a 10 ms frame shift)."""
-        return self.embed.subsampling * 2 ** len(self.pooling_layers)
 
     def forward(self, xs: torch.Tensor, xs_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode a padded batch.

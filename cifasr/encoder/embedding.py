@@ -39,7 +39,19 @@ def sinusoids(positions: torch.Tensor, d_model: int) -> torch.Tensor:
     return pe
 
 
-class PositionalEncoding(nn.Module):
+class _ScaledInput(nn.Module):
+    """What both encodings share: an even size d, the input scale sqrt(d) and a dropout."""
+
+    def __init__(self, d_model: int, dropout_rate: float) -> None:
+        super().__init__()
+        if d_model % 2:
+            raise ValueError(f"positional encoding needs an even dimension, got {d_model}")
+        self.d_model = d_model
+        self.xscale = math.sqrt(d_model)
+        self.dropout = Dropout(dropout_rate)
+
+
+class PositionalEncoding(_ScaledInput):
     """Absolute positions: ``dropout(x * sqrt(d) + PE[:T])`` (ESPnet ``PositionalEncoding``).
 
     Args:
@@ -49,12 +61,7 @@ class PositionalEncoding(nn.Module):
     """
 
     def __init__(self, d_model: int, dropout_rate: float = 0.0, max_len: int = 6000) -> None:
-        super().__init__()
-        if d_model % 2:
-            raise ValueError(f"positional encoding needs an even dimension, got {d_model}")
-        self.d_model = d_model
-        self.xscale = math.sqrt(d_model)
-        self.dropout = Dropout(dropout_rate)
+        super().__init__(d_model, dropout_rate)
         self.pe = sinusoids(torch.arange(max_len, dtype=torch.float32), d_model)[None]
 
     def _table(self, length: int, like: torch.Tensor) -> torch.Tensor:
@@ -73,7 +80,7 @@ class PositionalEncoding(nn.Module):
         return None
 
 
-class RelPositionalEncoding(nn.Module):
+class RelPositionalEncoding(_ScaledInput):
     """Relative positions, ESPnet "latest" ``RelPositionalEncoding`` (2T-1 positions).
 
     ``pos_emb[:, k]`` encodes the relative position ``i - j = T - 1 - k``, i.e. the embeddings run
@@ -86,12 +93,7 @@ class RelPositionalEncoding(nn.Module):
     """
 
     def __init__(self, d_model: int, dropout_rate: float = 0.0, max_len: int = 6000) -> None:
-        super().__init__()
-        if d_model % 2:
-            raise ValueError(f"positional encoding needs an even dimension, got {d_model}")
-        self.d_model = d_model
-        self.xscale = math.sqrt(d_model)
-        self.dropout = Dropout(dropout_rate)
+        super().__init__(d_model, dropout_rate)
         self.pe = self._build(max_len)
 
     def _build(self, length: int) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from cifasr.encoder.attention import MultiHeadedAttention
+from cifasr.encoder.base import SpeechEncoder
 from cifasr.encoder.embedding import PositionalEncoding
 from cifasr.encoder.layers import PositionwiseFeedForward
 from cifasr.encoder.mask import lengths_to_mask
@@ -52,7 +53,7 @@ class TransformerEncoderLayer(nn.Module):
         return x + self.dropout(self.feed_forward(self.norm2(x)))
 
 
-class TransformerEncoder(nn.Module):
+class TransformerEncoder(SpeechEncoder):
     """Transformer encoder (registry name ``"transformer"``).
 
     Input layer (``INPUT_LAYERS``, absolute sinusoidal positions added to ``x * sqrt(d)``), then
@@ -117,16 +118,6 @@ class TransformerEncoder(nn.Module):
             for _ in range(num_blocks)
         )
         self.after_norm = nn.LayerNorm(output_size)
-
-    def output_size(self) -> int:
-        """Model dimension d of the output."""
-        return self._output_size
-
-    @property
-    def subsampling_factor(self) -> int:
-        """Input frames per output frame: the input layer's stride times 2 per pooling layer
-        (8 for the original encoder: 2 x 2 x 2, 80 ms with a 10 ms frame shift)."""
-        return self.embed.subsampling * 2 ** len(self.pooling_layers)
 
     def forward(self, xs: torch.Tensor, xs_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode a padded batch.

@@ -20,14 +20,7 @@ SENTENCES = [
     "我们很好 ok",
 ]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """A 16k-parameter model: a second intra-op thread only adds waits on a shared 2-core box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 @pytest.fixture(scope="module")

@@ -47,9 +47,5 @@ def tiny_plm(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These models are tiny: a second intra-op thread only adds waits on a shared 2-core box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread_module):
+    """These models are tiny: one intra-op thread (see test/conftest.py)."""
