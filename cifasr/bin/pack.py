@@ -24,28 +24,12 @@ import torch
 import yaml
 
 from cifasr.bin._common import add_log_level, setup_logging
-from cifasr.inference.speech2text import PACK_META
-from cifasr.tasks.asr import build_model, count_parameters
-from cifasr.train.checkpoint import load_checkpoint, model_state
+from cifasr.inference.speech2text import PACK_META, build_inference_model
+from cifasr.tasks.asr import count_parameters
 from cifasr.utils.config import dump_config
 from cifasr.version import __version__
 
 logger = logging.getLogger("cifasr.bin.pack")
-
-
-def inference_state(config: dict, model_file: str | Path) -> tuple[dict, dict]:
-    """The config without distillers and the weights without their parameters."""
-    config = dict(config)
-    config["distillers"] = {}
-    state = {
-        k: v
-        for k, v in model_state(load_checkpoint(model_file)).items()
-        if not k.startswith("distillers.")
-    }
-    model = build_model(config)
-    model.load_state_dict(state)  # fails loudly if the weights do not fit the config
-    logger.info("inference model: %s parameters", f"{count_parameters(model):,}")
-    return config, state
 
 
 def pack(
@@ -59,7 +43,8 @@ def pack(
     """Write the zip and return its path."""
     config = yaml.safe_load(Path(asr_train_config).read_text(encoding="utf-8"))
     bpemodel = config.get("bpemodel")
-    config, state = inference_state(config, asr_model_file)
+    config, state, model = build_inference_model(config, asr_model_file)
+    logger.info("inference model: %s parameters", f"{count_parameters(model):,}")
     files = {"asr_train_config": "asr/config.yaml", "asr_model_file": "asr/model.pth"}
     outpath = Path(outpath)
     outpath.parent.mkdir(parents=True, exist_ok=True)

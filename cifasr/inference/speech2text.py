@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,6 +22,7 @@ import yaml
 from cifasr.data.tokenizer import Tokenizer
 from cifasr.frontend.fbank import FbankConfig
 from cifasr.inference.timestamps import token_timestamps
+from cifasr.models.cif_asr import CifASRModel
 from cifasr.models.recognize import recognize
 from cifasr.tasks.asr import build_model
 from cifasr.tasks.lm import build_lm
@@ -30,6 +31,34 @@ from cifasr.train.checkpoint import load_checkpoint, model_state
 logger = logging.getLogger(__name__)
 
 PACK_META = "meta.yaml"
+
+
+def build_inference_model(
+    config: Mapping[str, Any], model_file: str | Path
+) -> tuple[dict[str, Any], dict[str, torch.Tensor], CifASRModel]:
+    """The inference model of a training config and checkpoint.
+
+    The distillers (teacher projections) are training-only: they are removed from the config
+    and their parameters from the weights, so a distilled model exports with exactly the
+    baseline's parameters.
+
+    Args:
+        config: the experiment's config.yaml as a mapping.
+        model_file: a ``{N}epoch.pth``, averaged or training checkpoint.
+
+    Returns:
+        ``(config, state, model)``: the config and weights without distillers, and the model
+        built from them with the weights loaded (loading fails loudly if they do not fit).
+    """
+    config = {**config, "distillers": {}}
+    state = {
+        k: v
+        for k, v in model_state(load_checkpoint(model_file)).items()
+        if not k.startswith("distillers.")
+    }
+    model = build_model(config)
+    model.load_state_dict(state)
+    return config, state, model
 
 
 class Result(NamedTuple):
@@ -73,13 +102,8 @@ class Speech2Text:
         dtype: str = "float32",
     ) -> None:
         config = yaml.safe_load(Path(asr_train_config).read_text(encoding="utf-8"))
-        # The distillers (teacher projections) are training-only: inference builds without them.
-        config["distillers"] = {}
+        config, _, self.model = build_inference_model(config, asr_model_file)
         self.device = torch.device(device)
-        self.model = build_model(config)
-        state = dict(model_state(load_checkpoint(asr_model_file)))
-        state = {k: v for k, v in state.items() if not k.startswith("distillers.")}
-        self.model.load_state_dict(state)
         self.model.to(self.device).eval()
         if tail_threshold is not None:
             self.model.predictor.tail_threshold = tail_threshold

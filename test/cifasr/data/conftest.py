@@ -79,3 +79,17 @@ def fake_aishell_module() -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def feats(tmp_path: Path) -> dict[str, np.ndarray]:
+    """Seven random (20 + 7i, 5) float32 matrices u0..u6 written to tmp_path/feats.{ark,scp}."""
+    import kaldiio
+
+    rng = np.random.default_rng(0)
+    mats = {
+        f"u{i}": (rng.standard_normal((20 + 7 * i, 5)) * 3 + 10).astype(np.float32)
+        for i in range(7)
+    }
+    kaldiio.save_ark(str(tmp_path / "feats.ark"), mats, scp=str(tmp_path / "feats.scp"))
+    return mats

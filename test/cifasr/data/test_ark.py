@@ -13,17 +13,6 @@ from cifasr.data.ark import ArkReadError, matrix_shape, read_matrix
 from cifasr.data.cmvn import accumulate_cmvn
 
 
-@pytest.fixture
-def feats(tmp_path: Path) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    mats = {
-        f"u{i}": (rng.standard_normal((20 + 7 * i, 5)) * 3 + 10).astype(np.float32)
-        for i in range(7)
-    }
-    kaldiio.save_ark(str(tmp_path / "feats.ark"), mats, scp=str(tmp_path / "feats.scp"))
-    return mats
-
-
 def test_read_matrix_equals_kaldiio(tmp_path: Path, feats) -> None:
     for line in (tmp_path / "feats.scp").read_text().splitlines():
         key, entry = line.split()

@@ -12,17 +12,6 @@ from cifasr.data.cmvn import CmvnStats, accumulate_cmvn, merge_cmvn_files
 from cifasr.data.datadir import split_scp
 
 
-@pytest.fixture
-def feats(tmp_path: Path) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    mats = {
-        f"u{i}": (rng.standard_normal((20 + 7 * i, 5)) * 3 + 10).astype(np.float32)
-        for i in range(7)
-    }
-    kaldiio.save_ark(str(tmp_path / "feats.ark"), mats, scp=str(tmp_path / "feats.scp"))
-    return mats
-
-
 def test_stats_equal_numpy_and_split_jobs_merge_to_the_same(tmp_path: Path, feats) -> None:
     allfeats = np.concatenate(list(feats.values())).astype(np.float64)
     whole = accumulate_cmvn(tmp_path / "feats.scp")

@@ -97,17 +97,15 @@ def test_distillation_configs_add_only_the_teacher_projections(row, extra):
 
 
 def test_exported_hkd_model_has_the_baseline_parameter_count(tmp_path):
-    from cifasr.bin.pack import inference_state
+    from cifasr.inference.speech2text import build_inference_model
     from cifasr.train.checkpoint import load_checkpoint
 
     config = resolve_config(TRAIN_CIF.with_name("train_cif_hkd.yaml"))
     config["token_list"] = ["<blank>", "<unk>", *(f"t{i}" for i in range(4231)), "<sos/eos>"]
     model = build_model(config)
     torch.save(model.state_dict(), tmp_path / "hkd.pth")
-    exported_config, state = inference_state(config, tmp_path / "hkd.pth")
+    exported_config, state, exported = build_inference_model(config, tmp_path / "hkd.pth")
     assert exported_config["distillers"] == {}
-    exported = build_model(exported_config)
-    exported.load_state_dict(state)
     assert count_parameters(exported) == 47_208_587
     assert not any(k.startswith("distillers.") for k in state)
     assert load_checkpoint(tmp_path / "hkd.pth").keys() >= state.keys()
