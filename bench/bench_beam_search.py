@@ -14,14 +14,15 @@ Prints the median of ``--repeat`` runs and ratios against the cifasr time.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
 import torch
+from common import add_dtype_argument, precisions_to_time, print_header
 
 from cifasr.decoder import CifArDecoder
 from cifasr.search import beam_search
+from cifasr.utils.precision import Precision
 
 
 def original_ar_beam(
@@ -78,6 +79,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    add_dtype_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -92,9 +94,12 @@ def main() -> None:
     def ours():
         return beam_search(dec, cif, lengths, beam_size=args.beam, eos_id=eos)
 
-    def ours_bf16():
-        with torch.autocast(device.type, dtype=torch.bfloat16):
-            return beam_search(dec, cif, lengths, beam_size=args.beam, eos_id=eos)
+    def ours_in(precision: Precision):
+        def run():
+            with precision.autocast(device.type):
+                return beam_search(dec, cif, lengths, beam_size=args.beam, eos_id=eos)
+
+        return run
 
     def one_by_one():
         return [
@@ -111,19 +116,19 @@ def main() -> None:
     same = sum(
         row[: int(n)].tolist() == _full(h, int(n)) for row, n, h in zip(ref_rows, lengths, best)
     )
-    print(f"allocator: GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(unset: glibc default)')}")
-    print(
-        f"torch {torch.__version__}, {device}, threads {torch.get_num_threads()}, B={args.batch} "
-        f"S={args.steps} beam={args.beam} V={args.vocab} D=256"
-    )
+    print_header(device, args.dtype)
+    print(f"B={args.batch} S={args.steps} beam={args.beam} V={args.vocab} D=256")
     print(
         f"best hypotheses equal to the original-structure reference: {same}/{args.batch} "
         "(compared where no <sos/eos>/<blank> was emitted)"
     )
     t_ours = median_time(ours, args.repeat, device)
-    rows = [
-        ("cifasr beam_search (fp32)", t_ours),
-        ("cifasr beam_search (bf16 autocast)", median_time(ours_bf16, args.repeat, device)),
+    rows = [("cifasr beam_search (fp32)", t_ours)]
+    rows += [
+        (f"cifasr beam_search ({p.name} autocast)", median_time(ours_in(p), args.repeat, device))
+        for p in precisions_to_time(args.dtype, device)[1:]
+    ]
+    rows += [
         (
             "cifasr, one utterance at a time",
             median_time(one_by_one, max(1, args.repeat // 2), device),

@@ -1,8 +1,9 @@
 """Encoder training step with alternative attention implementations, timed in one run.
 
 Times forward+backward of ``ConformerEncoder(80)`` (the 40.9M original configuration) on B=16
-utterances of up to 600 input frames, fp32 and bf16 autocast, with the relative-position
-self-attention computed as
+utterances of up to 600 input frames, in fp32 and the precisions of ``--dtype`` (default auto:
+what ``amp: auto`` resolves to on this device; ``all``: bf16 autocast too), with the
+relative-position self-attention computed as
 
 - ``espnet``: ESPnet's code literally (cat-based ``rel_shift``, out-of-place ops, softmax in the
   scores' dtype, masked_fill after softmax): the reference;
@@ -28,14 +29,13 @@ Run with the allocator setting of DESIGN.md:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
-import os
 import statistics
 import time
 
 import torch
 import torch.nn.functional as F
+from common import add_dtype_argument, precisions_to_time, print_header
 
 from cifasr.encoder import ConformerEncoder, TransformerEncoder
 from cifasr.encoder.attention import (
@@ -43,6 +43,7 @@ from cifasr.encoder.attention import (
     RelPositionMultiHeadedAttention,
     rel_shift,
 )
+from cifasr.utils.precision import Precision
 
 
 def espnet_rel_shift(x: torch.Tensor) -> torch.Tensor:
@@ -120,9 +121,10 @@ TRANSFORMER_IMPLS = {
 }
 
 
-def step(model: torch.nn.Module, xs: torch.Tensor, lens: torch.Tensor, bf16: bool) -> torch.Tensor:
-    ctx = torch.autocast(xs.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    with ctx:
+def step(
+    model: torch.nn.Module, xs: torch.Tensor, lens: torch.Tensor, precision: Precision
+) -> torch.Tensor:
+    with precision.autocast(xs.device.type):
         out, _ = model(xs, lens)
     out.float().square().mean().backward()
     return out.detach().float()
@@ -135,8 +137,10 @@ def compare(
     xs: torch.Tensor,
     lens: torch.Tensor,
     reps: int,
+    precisions: list[Precision],
 ) -> None:
-    """Time ``impls`` of ``attention_cls.forward`` in ``model``; the first one is the reference."""
+    """Time ``impls`` of ``attention_cls.forward`` in ``model`` in each of ``precisions`` (fp32
+    first); the first implementation is the reference."""
     # Dropout off so that all implementations compute the same function; BatchNorm stays in
     # training mode (batch statistics), as in a real step.
     for m in model.modules():
@@ -147,16 +151,17 @@ def compare(
     shipped = attention_cls.forward
     ref_name = next(iter(impls))
     fp32_out = None
-    for bf16 in (False, True):
+    for precision in precisions:
+        half = precision.name != "fp32"
         outs, grads = {}, {}
         times: dict[str, list[float]] = {name: [] for name in impls}
         cpu: dict[str, list[float]] = {name: [] for name in impls}
         for name, impl in impls.items():  # first call of each: warm-up and the numbers
             attention_cls.forward = impl
             model.zero_grad(set_to_none=True)
-            outs[name] = step(model, xs, lens, bf16)
+            outs[name] = step(model, xs, lens, precision)
             grads[name] = torch.cat([p.grad.flatten().float() for p in model.parameters()])
-        if not bf16:
+        if not half:
             fp32_out = outs[ref_name]
         for _ in range(reps):  # interleaved, so that load drifts hit all alike
             for name, impl in impls.items():
@@ -165,12 +170,12 @@ def compare(
                 if xs.device.type == "cuda":
                     torch.cuda.synchronize()
                 t0, c0 = time.perf_counter(), time.process_time()
-                step(model, xs, lens, bf16)
+                step(model, xs, lens, precision)
                 if xs.device.type == "cuda":
                     torch.cuda.synchronize()
                 times[name].append(time.perf_counter() - t0)
                 cpu[name].append(time.process_time() - c0)
-        print("  bf16 autocast:" if bf16 else "  fp32:")
+        print(f"  {precision.name} autocast:" if half else "  fp32:")
         ref = statistics.median(times[ref_name])
         ref_cpu = statistics.median(cpu[ref_name])
         for name in impls:
@@ -185,7 +190,7 @@ def compare(
                 f"(medians of {reps}); max |out - {ref_name}| {out_diff:.1e}, "
                 f"grad rel. diff {g_rel:.1e}"
             )
-            if bf16:
+            if half:
                 line += f"; max |out - fp32 {ref_name}| {(outs[name] - fp32_out).abs().max():.1e}"
             print(line)
     attention_cls.forward = shipped
@@ -199,22 +204,24 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--transformer", action="store_true", help="also time TransformerEncoder")
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: default)")
+    add_dtype_argument(parser)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
-    print(f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(unset: glibc default)')}")
+    print_header(device, args.dtype)
+    precisions = precisions_to_time(args.dtype, device)
     torch.manual_seed(0)
     xs = torch.randn(args.batch, args.frames, 80, device=device)
     lens = torch.linspace(args.frames // 2, args.frames, args.batch).long().to(device)
     print(f"ConformerEncoder(80), B={args.batch}, up to T={args.frames} input frames, fwd+bwd")
     model = ConformerEncoder(80).to(device).train()
-    compare(model, RelPositionMultiHeadedAttention, CONFORMER_IMPLS, xs, lens, args.reps)
+    attention = RelPositionMultiHeadedAttention
+    compare(model, attention, CONFORMER_IMPLS, xs, lens, args.reps, precisions)
     if args.transformer:
         print(f"TransformerEncoder(80), B={args.batch}, up to T={args.frames} frames, fwd+bwd")
         model = TransformerEncoder(80).to(device).train()
-        compare(model, MultiHeadedAttention, TRANSFORMER_IMPLS, xs, lens, args.reps)
+        compare(model, MultiHeadedAttention, TRANSFORMER_IMPLS, xs, lens, args.reps, precisions)
 
 
 if __name__ == "__main__":

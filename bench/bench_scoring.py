@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import print_header
+
 from cifasr.scoring import align_batch, find_sclite, score_trn
 from cifasr.scoring.trn import write_trn
 
@@ -94,7 +96,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=7176)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    print(f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(unset: glibc default)')}")
+    print_header("cpu")
     refs, hyps = make_pairs(args.sentences)
     print(f"{len(refs)} sentences, {sum(map(len, refs))} reference characters")
 

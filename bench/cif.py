@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from common import print_header
 
 from cifasr.cif import cif
 
@@ -151,6 +152,8 @@ def main() -> None:
     if args.clock == "cpu" and torch.get_num_threads() != 1:
         parser.error("--clock cpu sums the CPU time of all threads: use it with --threads 1")
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    print_header("cpu")
+    print("precision: fp32 whatever amp says (CIF disables autocast; prefix sums in float64)")
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock, "
         f"allocator: {allocator_setting()}, load average {os.getloadavg()[0]:.1f} "

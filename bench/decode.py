@@ -1,18 +1,21 @@
 """Real-time factor of CIF decoding (encoder + CIF + search) for the train_cif.yaml model.
 
     GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
-        tools/venv/bin/python bench/decode.py [--threads 2] [--repeat 3] [--device cpu|cuda]
+        tools/venv/bin/python bench/decode.py [--threads 2] [--repeat 3] [--device cpu|cuda] \
+        [--dtype auto|fp32|bf16|fp16|all]
 
 The model is egs2/aishell/asr1/conf/train_cif.yaml with V = 4234 and random weights; the predictor's
 output bias is set so that CIF fires about 3.2 times a second, the AISHELL-1 character rate
 (random weights would otherwise fire every other frame and double the decoder's work). Inputs are
 random 80-dim features of 4-6 s utterances (seeded). Decoding uses the test-time tail threshold 0.4.
 
-For greedy and beam-10 search at batch 1 and batch 32, in fp32 and bf16 autocast, it prints the
-median seconds per batch and the RTF (seconds of compute per second of audio). The reference, run
-in the same process on the same CIF outputs, is the original's beam search structure at batch 32
-(bench_beam_search.original_ar_beam: the decoder re-run over the whole prefix at every step, beam
-bookkeeping per utterance in Python), with the encoder time added.
+For greedy and beam-10 search at batch 1 and batch 32, in fp32 and in the precisions of ``--dtype``
+(default auto: what ``dtype: auto`` resolves to on this device; ``all``: bf16 autocast too, and fp16
+on CUDA), after the device line, it prints the median seconds per batch and the RTF (seconds of
+compute per second of audio). The reference, run in the same process on the same CIF outputs, is the
+original's beam search structure at batch 32 (bench_beam_search.original_ar_beam: the decoder re-run
+over the whole prefix at every step, beam bookkeeping per utterance in Python), with the encoder
+time added.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
-import os
 from pathlib import Path
 
 import torch
+from common import add_dtype_argument, precisions_to_time, print_header
 
 from cifasr.models.recognize import recognize
 from cifasr.tasks.asr import build_model
+from cifasr.utils.precision import Precision
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "egs2/aishell/asr1/conf/train_cif.yaml"
@@ -48,6 +52,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--beam", type=int, default=10)
     parser.add_argument("--batch", type=int, default=32)
+    add_dtype_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -70,18 +75,17 @@ def main() -> None:
     with torch.no_grad():
         out = model.compute_outputs(feats, lengths)
     fires = out.cif_lengths.sum().item()
-    print(f"allocator: GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(unset: glibc default)')}")
+    print_header(device, args.dtype)
     print(
-        f"torch {torch.__version__}, {device}, threads {torch.get_num_threads()}; "
         f"{sum(p.numel() for p in model.parameters()):,} parameters; batch {args.batch}: "
         f"{audio_s:.1f} s of audio, {fires / audio_s:.2f} CIF fires per second"
     )
 
-    def run(batch: int, beam: int, dtype: torch.dtype):
+    def run(batch: int, beam: int, precision: Precision):
         x, n = (feats[:1, : lengths[0]], lengths[:1]) if batch == 1 else (feats, lengths)
 
         def fn():
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype != torch.float32):
+            with precision.autocast(device.type):
                 return recognize(model, x, n, beam_size=beam)
 
         return fn, n.sum().item() / 100
@@ -97,13 +101,12 @@ def main() -> None:
 
     t_ref = median_seconds(reference, max(1, args.repeat // 2), device)
     rtf_ref = t_ref / audio_s
-    print(
-        f"{'search':10s} {'batch':>5s} {'dtype':>5s} {'median s':>9s} {'RTF':>8s}  vs ref"
-    )
-    for dtype_name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+    print(f"{'search':10s} {'batch':>5s} {'dtype':>5s} {'median s':>9s} {'RTF':>8s}  vs ref")
+    for precision in precisions_to_time(args.dtype, device):
+        dtype_name = precision.name
         for beam in (1, args.beam):
             for batch in (1, args.batch):
-                fn, seconds = run(batch, beam, dtype)
+                fn, seconds = run(batch, beam, precision)
                 t = median_seconds(fn, args.repeat, device)
                 name = "greedy" if beam == 1 else f"beam {beam}"
                 print(

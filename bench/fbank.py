@@ -17,7 +17,6 @@ process, so the figures are per core; stage 3 scales with --nj up to the number 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import kaldi_native_fbank as knf
 import numpy as np
 import soundfile as sf
+from common import print_header
 
 from cifasr.data.fbank_dump import dump_fbank
 from cifasr.frontend.fbank import FbankConfig, compute_fbank
@@ -95,7 +95,8 @@ def main() -> None:
         )
         np.testing.assert_array_equal(compute_fbank(waves[0]), reference_fbank(scaled[0]))
 
-    print(f"allocator: GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(unset: glibc default)')}")
+    print_header("cpu")
+    print("precision: fp32 (Kaldi fbank; no autocast involved)")
     print(
         f"{args.utts} utterances, {audio_seconds:.1f} s of 16 kHz audio, median of "
         f"{args.repeats} runs, 1 process"

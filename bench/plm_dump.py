@@ -13,7 +13,8 @@ Measured in the same run:
 
 - ``cifasr``: :func:`cifasr.distill.dump.dump_teacher_features`: texts sorted by length,
   batches of ``--batch_size`` (256), rows aligned to the targets ((N + 1) x 768), float16 ark/scp;
-- ``cifasr-bf16``: the same under bfloat16 autocast (``--autocast bfloat16``);
+- ``cifasr-<precision>``: the same under each precision of ``--dtype`` besides fp32 (default
+  auto: what stage 8's ``--autocast auto`` resolves to on this device; ``all``: bf16 too);
 - ``original``: METHOD 4: batches of 256 in file order, ``padding=True``, ``last_hidden_state``,
   one float32 ``np.save`` per utterance INCLUDING the batch's padding rows, plus the JSON index.
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import random
 import statistics
 import tempfile
@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import add_dtype_argument, precisions_to_time, print_header
 
 
 def make_texts(n: int, seed: int = 0) -> dict[str, str]:
@@ -115,27 +116,25 @@ def main() -> None:
         default=0,
         help="intra-op threads (0: torch's default); 1 gives steadier figures on a shared machine",
     )
+    add_dtype_argument(parser)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     texts = make_texts(args.utts)
     model, tokenizer = build_plm(texts, args.device)
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
-        f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(unset: glibc default allocator)')}"
-    )
+    print_header(args.device, args.dtype)
     print(
         f"{len(texts)} utterances, mean {np.mean([len(t) for t in texts.values()]):.1f} chars; "
         f"PLM {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters (random)"
     )
     runs = {
-        "cifasr": functools.partial(cifasr_dump, batch_size=args.batch_size),
-        "cifasr-bf16": functools.partial(
-            cifasr_dump, autocast="bfloat16", batch_size=args.batch_size
-        ),
-        "original": original_dump,
+        "cifasr" if p.name == "fp32" else f"cifasr-{p.name}": functools.partial(
+            cifasr_dump, autocast=p.name, batch_size=args.batch_size
+        )
+        for p in precisions_to_time(args.dtype, args.device)
     }
+    runs["original"] = original_dump
     times: dict[str, list[float]] = {k: [] for k in runs}
     sizes: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,7 +149,7 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     for name in runs:
         print(
-            f"{name:11s} median {med[name]:7.2f} s (min {min(times[name]):6.2f})  "
+            f"{name:12s} median {med[name]:7.2f} s (min {min(times[name]):6.2f})  "
             f"{len(texts) / med[name]:7.1f} utt/s  "
             f"x{med['original'] / med[name]:.2f} vs original  "
             f"{sizes[name] / len(texts) * 1000 / 2**20:6.1f} MiB per 1,000 utterances"

@@ -1,25 +1,28 @@
 """Training-step time of the train_cif.yaml model (47.2M parameters) at a 30,000-frame batch.
 
     GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
-        tools/venv/bin/python bench/train_step.py [--threads 2] [--repeat 3] [--device cpu|cuda]
+        tools/venv/bin/python bench/train_step.py [--threads 2] [--repeat 3] [--device cpu|cuda] \
+        [--dtype auto|fp32|bf16|fp16|all]
 
 One optimiser step = forward (all losses), backward, gradient clipping and AdamW, exactly as the
 trainer does it (cifasr.train.trainer.train_step is not called, to keep the trainer's logging
 and reporting out of the timing). The batch is 60 utterances of 500 frames (5 s, 80-dim random
-features) with 16 characters each (AISHELL-1's rate), V = 4234. Prints the median seconds per
-step and the audio seconds processed per wall second, for fp32 (the reference) and bf16 autocast
-(and fp16 with a GradScaler on CUDA), and each one's speed-up over fp32 measured in the same run.
+features) with 16 characters each (AISHELL-1's rate), V = 4234. Prints the device line and
+what ``amp: auto`` resolves to on it, then the median seconds per step and the audio seconds
+processed per wall second for fp32 (the reference) and the precisions of ``--dtype`` (default
+auto: the resolved one; ``all``: bf16 autocast, and fp16 with a GradScaler on CUDA), each with
+its speed-up over fp32 measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from common import add_dtype_argument, precisions_to_time, print_header
 
 from cifasr.tasks.asr import build_model, count_parameters
 
@@ -34,6 +37,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--frames", type=int, default=30000, help="input frames per batch")
     parser.add_argument("--utt_frames", type=int, default=500)
+    add_dtype_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -48,9 +52,8 @@ def main() -> None:
     text = torch.randint(2, 4233, (batch, tokens), generator=gen).to(device)
     text_lengths = torch.full((batch,), tokens, device=device)
     audio_s = batch * args.utt_frames / 100
-    print(f"allocator: GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(unset: glibc default)')}")
+    print_header(device, args.dtype)
     print(
-        f"torch {torch.__version__}, {device}, threads {torch.get_num_threads()}; "
         f"{count_parameters(model):,} parameters; batch {batch} x {args.utt_frames} frames "
         f"({audio_s:.0f} s of audio), {tokens} tokens each"
     )
@@ -73,14 +76,12 @@ def main() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    modes: list[tuple[str, torch.dtype | None, bool]] = [
-        ("fp32", None, False),
-        ("bf16 autocast", torch.bfloat16, False),
-    ]
-    if device.type == "cuda":
-        modes.append(("fp16 autocast + GradScaler", torch.float16, True))
     reference = None
-    for name, dtype, use_scaler in modes:
+    for precision in precisions_to_time(args.dtype, device):
+        dtype, use_scaler = precision.autocast_dtype, precision.grad_scaler
+        name = {"fp32": "fp32", "bf16": "bf16 autocast", "fp16": "fp16 autocast + GradScaler"}[
+            precision.name
+        ]
         scaler = torch.amp.GradScaler(device.type) if use_scaler else None
         step(dtype, scaler)  # warm-up
         times = []

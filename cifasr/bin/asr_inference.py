@@ -43,7 +43,8 @@ class DecodeOptions:
         lm_weight: shallow-fusion weight (needs an LM; 0 runs none).
         tail_threshold: CIF tail-firing threshold (0.4 at test in the original).
         batch_bins: padded input frames per batch.
-        dtype: float32 or bfloat16 (autocast).
+        dtype: ``auto`` (bf16 autocast where the device computes it natively, else float32),
+            ``float32``, ``bfloat16`` or ``float16`` (CUDA); see :mod:`cifasr.utils.precision`.
     """
 
     beam_size: int = 10
@@ -51,7 +52,7 @@ class DecodeOptions:
     lm_weight: float = 0.0
     tail_threshold: float = 0.4
     batch_bins: int = 20000
-    dtype: str = "float32"
+    dtype: str = "auto"
 
     @classmethod
     def load(cls, path: str | Path | None, overrides: dict) -> DecodeOptions:
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     (Path(args.output_dir) / "rtf").write_text(
         f"utterances {len(results)}\naudio_seconds {audio_s:.2f}\ndecode_seconds {elapsed:.2f}\n"
-        f"rtf {rtf:.5f}\n",
+        f"rtf {rtf:.5f}\nprecision {s2t.precision.name}\n",
         encoding="utf-8",
     )
     return 0

@@ -16,8 +16,9 @@ from pathlib import Path
 FILES = ("text", "token", "token_int", "score", "timestamps")
 
 
-def read_rtf(path: Path) -> dict[str, float]:
-    return {k: float(v) for k, v in (line.split() for line in path.read_text().splitlines())}
+def read_rtf(path: Path) -> dict[str, str]:
+    """``key value`` lines of a job's ``rtf`` file (numbers, and the precision it ran in)."""
+    return dict(line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip())
 
 
 def merge(job_dirs: list[Path], output_dir: Path) -> dict[str, float]:
@@ -38,14 +39,18 @@ def merge(job_dirs: list[Path], output_dir: Path) -> dict[str, float]:
             lines.sort(key=lambda line: line.split(maxsplit=1)[0].encode())
             (target / f).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     totals = {"utterances": 0.0, "audio_seconds": 0.0, "decode_seconds": 0.0}
+    precisions: list[str] = []
     for d in job_dirs:
         for k, v in read_rtf(d / "rtf").items():
             if k in totals:
-                totals[k] += v
+                totals[k] += float(v)
+            elif k == "precision" and v not in precisions:
+                precisions.append(v)
     totals["rtf"] = totals["decode_seconds"] / max(totals["audio_seconds"], 1e-9)
     (output_dir / "rtf").write_text(
         f"utterances {int(totals['utterances'])}\naudio_seconds {totals['audio_seconds']:.2f}\n"
-        f"decode_seconds {totals['decode_seconds']:.2f}\nrtf {totals['rtf']:.5f}\n",
+        f"decode_seconds {totals['decode_seconds']:.2f}\nrtf {totals['rtf']:.5f}\n"
+        + (f"precision {','.join(precisions)}\n" if precisions else ""),
         encoding="utf-8",
     )
     return totals

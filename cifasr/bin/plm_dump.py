@@ -24,6 +24,7 @@ from cifasr.distill.dump import (
 )
 from cifasr.distill.io import DTYPES, TeacherFeatureError
 from cifasr.distill.plm import ALIGNMENTS, TOKEN_TYPES, PLMError, PLMFeatureExtractor, load_plm
+from cifasr.utils.precision import ALIASES, resolve_precision
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -50,9 +51,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument(
         "--autocast",
-        default="none",
-        choices=("none", "bfloat16", "float16"),
-        help="run the PLM under autocast (faster; rows differ from float32 by ~1%%)",
+        default="auto",
+        choices=tuple(ALIASES),
+        help="precision of the PLM: auto = bf16 autocast where the device computes it natively "
+        "(rows differ from float32 by ~1%%), else float32; none/fp32 = always float32",
     )
     add_log_level(parser)
     return parser
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_level)
     try:
         texts = read_kaldi_text(args.text)
+        precision = resolve_precision(args.autocast, args.device, what="--autocast")
+        precision.log()
         model, tokenizer = load_plm(args.plm, args.device)
         extractor = PLMFeatureExtractor(
             model,
@@ -72,12 +76,12 @@ def main(argv: list[str] | None = None) -> int:
             alignment=args.alignment,
             bpemodel=args.bpemodel,
             name=args.plm,
-            autocast=None if args.autocast == "none" else args.autocast,
+            autocast=precision.name,
         )
         if args.token_list:
             check_token_list(args.token_list, extractor, texts)
         dump_teacher_features(extractor, texts, args.output_dir, args.batch_size, args.dtype)
-    except (DumpInputError, PLMError, TeacherFeatureError) as e:
+    except (DumpInputError, PLMError, TeacherFeatureError, ValueError) as e:
         print(f"plm_dump: {e}", file=sys.stderr)
         return 1
     return 0

@@ -38,7 +38,15 @@ logger = logging.getLogger(__name__)
 
 TOKEN_TYPES = ("char", "bpe", "word")
 ALIGNMENTS = ("auto", "positional", "offsets")
-AUTOCAST_DTYPES = {None: None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# the autocast argument: None/"fp32" (float32) or a half type, by its dtype or precision name
+AUTOCAST_DTYPES = {
+    None: None,
+    "fp32": None,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
 
 
 class PLMError(ValueError):
@@ -113,9 +121,11 @@ class PLMFeatureExtractor:
             ``max_position_embeddings`` and the tokenizer's ``model_max_length``); longer texts
             are truncated and reported imperfect.
         name: shown in messages (the ``--plm`` value).
-        autocast: None (float32, the original) or ``bfloat16``/``float16``: run the PLM under
-            autocast - several times faster on GPUs and on CPUs with AMX/AVX512-bf16, at the
-            cost of rows that differ from the float32 ones by about 1% (bfloat16).
+        autocast: None or ``fp32`` (float32, the original), or ``bfloat16``/``bf16`` or
+            ``float16``/``fp16`` (dtype or :class:`~cifasr.utils.precision.Precision` names):
+            run the PLM under autocast - several times faster on GPUs and on CPUs with
+            AMX/AVX512-bf16, at the cost of rows that differ from the float32 ones by about 1%
+            (bfloat16).
 
     Raises:
         PLMError: unknown options, a missing bpemodel, or a tokenizer without offsets where

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from cifasr.utils.precision import resolve_precision
+
 logger = logging.getLogger(__name__)
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -165,6 +167,7 @@ class PretrainConfig:
     mask_probability: float = 0.15
     log_interval: int = 100
     seed: int = 0
+    amp: str = "auto"  # bf16 autocast where the CPU computes it natively, else fp32
 
 
 def _encode(tokenizer, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
@@ -258,6 +261,8 @@ def pretrain_char_bert(
         params,
         cfg.max_steps,
     )
+    precision = resolve_precision(cfg.amp, "cpu", what="amp")
+    precision.log(logger)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def lr_lambda(step: int) -> float:
@@ -280,7 +285,8 @@ def pretrain_char_bert(
                 break
             batch = [texts[j] for j in order[i : i + cfg.batch_size]]
             enc = _encode(tokenizer, batch, cfg.max_position_embeddings)
-            loss, correct, count = _mlm_step(model, tokenizer, enc, cfg, generator)
+            with precision.autocast("cpu"):
+                loss, correct, count = _mlm_step(model, tokenizer, enc, cfg, generator)
             loss_value = loss.item()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -317,6 +323,7 @@ def pretrain_char_bert(
         "first": windows[0],
         "last": windows[-1],
         "config": asdict(cfg),
+        "precision": precision.record(),
     }
     if valid_texts:
         valid_texts = [t for t in valid_texts if t.strip()]

@@ -27,6 +27,7 @@ from cifasr.models.recognize import recognize
 from cifasr.tasks.asr import build_model
 from cifasr.tasks.lm import build_lm
 from cifasr.train.checkpoint import load_checkpoint, model_state
+from cifasr.utils.precision import resolve_precision
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,9 @@ class Speech2Text:
         lm_weight: shallow-fusion weight (0: the LM is not run).
         tail_threshold: CIF tail-firing threshold at test time (0.4 in the original); None keeps
             the config's validation value.
-        dtype: ``float32`` or ``bfloat16`` (autocast) for the network; CIF stays float32.
+        dtype: precision of the network: ``auto`` (bf16 autocast where the device computes
+            bf16 natively, else float32; :mod:`cifasr.utils.precision`), ``float32``,
+            ``bfloat16`` or ``float16`` (CUDA). CIF stays float32.
     """
 
     def __init__(
@@ -99,7 +102,7 @@ class Speech2Text:
         nbest: int = 1,
         lm_weight: float = 0.0,
         tail_threshold: float | None = 0.4,
-        dtype: str = "float32",
+        dtype: str = "auto",
     ) -> None:
         config = yaml.safe_load(Path(asr_train_config).read_text(encoding="utf-8"))
         config, _, self.model = build_inference_model(config, asr_model_file)
@@ -122,9 +125,8 @@ class Speech2Text:
         self.beam_size = beam_size
         self.nbest = nbest
         self.lm_weight = lm_weight
-        if dtype not in ("float32", "bfloat16"):
-            raise ValueError(f"dtype must be float32 or bfloat16, got '{dtype}'")
-        self.dtype = dtype
+        self.precision = resolve_precision(dtype, self.device, what="dtype")
+        self.precision.log(logger)
         self.subsampling = int(self.model.encoder.subsampling_factor)
 
     # ------------------------------------------------------------------ inputs
@@ -159,10 +161,7 @@ class Speech2Text:
                 )
             batch[i, : len(f)] = f
         batch, lengths = batch.to(self.device), lengths.to(self.device)
-        autocast = torch.autocast(
-            self.device.type, dtype=torch.bfloat16, enabled=self.dtype == "bfloat16"
-        )
-        with autocast:
+        with self.precision.autocast(self.device.type):
             hyps, out = recognize(
                 self.model,
                 batch,

@@ -38,6 +38,7 @@ from cifasr.tasks.choices import ClassChoices, constructor_defaults
 from cifasr.train.options import TrainerOptions
 from cifasr.train.scheduler import SCHEDULER_CLASSES
 from cifasr.utils.config import ConfigError, KeyLocations, as_config, unknown_key_error
+from cifasr.utils.precision import RECORD_KEY as PRECISION_KEY
 
 OPTIMIZER_CLASSES = {
     "adam": torch.optim.Adam,
@@ -160,8 +161,9 @@ def resolve_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
             valid key), malformed ``*_conf`` values.
     """
     cfg, locations = as_config(config)
-    trainer_defaults = TrainerOptions.defaults()
-    known = set(_PLAIN_DEFAULTS) | set(trainer_defaults) | {"ctc_conf", "model_conf", "distillers"}
+    # PRECISION_KEY: the precision asr_train/lm_train recorded; informative, not read back
+    known = set(_PLAIN_DEFAULTS) | set(TrainerOptions.defaults()) | {PRECISION_KEY}
+    known |= {"ctc_conf", "model_conf", "distillers"}
     for choice in MODEL_CHOICES + OPTIM_CHOICES:
         known |= {choice.name, choice.conf_key}
     for key in cfg:
@@ -202,8 +204,7 @@ def resolve_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         name, conf = choice.resolve(cfg, locations)
         out[choice.name] = name
         out[choice.conf_key] = conf
-    for key, default in trainer_defaults.items():
-        out[key] = cfg.get(key, default)
+    out.update(TrainerOptions.resolve_keys(cfg, locations))
     return out
 
 

@@ -19,6 +19,7 @@ from cifasr.tasks.asr import OPTIM_CHOICES, read_token_list
 from cifasr.tasks.choices import ClassChoices
 from cifasr.train.options import TrainerOptions
 from cifasr.utils.config import ConfigError, as_config, unknown_key_error
+from cifasr.utils.precision import RECORD_KEY as PRECISION_KEY
 
 LM_CHOICE = ClassChoices("lm", LM_CLASSES, default="transformer", fixed=("vocab_size",))
 _PLAIN_DEFAULTS: dict[str, Any] = {"token_list": None, "token_type": "char", "bpemodel": None}
@@ -28,8 +29,8 @@ def resolve_lm_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     """The complete LM config (every default filled in); unknown keys are errors naming the
     file, line, key and the closest valid key."""
     cfg, locations = as_config(config)
-    trainer_defaults = TrainerOptions.defaults()
-    known = set(_PLAIN_DEFAULTS) | set(trainer_defaults)
+    # PRECISION_KEY: the precision asr_train/lm_train recorded; informative, not read back
+    known = set(_PLAIN_DEFAULTS) | set(TrainerOptions.defaults()) | {PRECISION_KEY}
     for choice in (LM_CHOICE, *OPTIM_CHOICES):
         known |= {choice.name, choice.conf_key}
     for key in cfg:
@@ -40,8 +41,7 @@ def resolve_lm_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         name, conf = choice.resolve(cfg, locations)
         out[choice.name] = name
         out[choice.conf_key] = conf
-    for key, default in trainer_defaults.items():
-        out[key] = cfg.get(key, default)
+    out.update(TrainerOptions.resolve_keys(cfg, locations))
     # an LM has no decode CER or CIF plots, and its best model is the lowest validation loss
     if "best_model_criterion" not in cfg:
         out["best_model_criterion"] = [["valid", "loss", "min"]]

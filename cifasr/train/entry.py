@@ -21,6 +21,8 @@ from cifasr.train.options import TrainerOptions
 from cifasr.train.trainer import set_all_random_seed
 from cifasr.utils.cli import apply_overrides, parse_overrides
 from cifasr.utils.config import ConfigError, dump_config, load_config
+from cifasr.utils.precision import RECORD_KEY as PRECISION_KEY
+from cifasr.utils.precision import resolve_precision
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +75,13 @@ def start(
     setup_logging(args.log_level, info)
     out_dir = Path(args.output_dir)
     opts = TrainerOptions.from_config(config)
+    # What `amp` resolves to on this machine, recorded for the reader of config.yaml (another
+    # machine may resolve `auto` differently; the key is ignored when the config is read again).
+    precision = resolve_precision(opts.amp, info.device)
     if info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.yaml").write_text(dump_config(config), encoding="utf-8")
+        saved = {**config, PRECISION_KEY: precision.record()}
+        (out_dir / "config.yaml").write_text(dump_config(saved), encoding="utf-8")
         logger.info("command: %s", " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]))
         logger.info("wrote %s", out_dir / "config.yaml")
     set_all_random_seed(opts.seed)

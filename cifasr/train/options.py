@@ -6,8 +6,12 @@ values are set in ``egs2/aishell/asr1/conf/train_cif.yaml``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from cifasr.utils.config import ConfigError, KeyLocations
+from cifasr.utils.precision import normalize_request
 
 
 @dataclass
@@ -25,7 +29,10 @@ class TrainerOptions:
         num_workers: DataLoader worker processes.
         accum_grad: batches accumulated per optimiser update.
         grad_clip: max global gradient norm (0: no clipping; original 1.0).
-        amp: ``none``, ``bf16`` (CPU and CUDA) or ``fp16`` (CUDA, with a GradScaler).
+        amp: ``auto`` (bf16 autocast where the device computes bf16 natively: CUDA sm_80+,
+            CPUs with AMX/AVX512-BF16; fp16 with a GradScaler on older GPUs; else fp32),
+            ``fp32`` (also ``none``), ``bf16``, or ``fp16`` (CUDA only). See
+            :mod:`cifasr.utils.precision`.
         log_interval: updates between log lines.
         save_every_steps: also write checkpoint.pth every K updates (0: only each epoch).
         keep_last_epochs: keep this many ``{N}epoch.pth`` (original 20).
@@ -51,7 +58,7 @@ class TrainerOptions:
     num_workers: int = 2
     accum_grad: int = 1
     grad_clip: float = 1.0
-    amp: str = "none"
+    amp: str = "auto"
     log_interval: int = 100
     save_every_steps: int = 0
     keep_last_epochs: int = 20
@@ -71,6 +78,23 @@ class TrainerOptions:
     def defaults(cls) -> dict[str, Any]:
         """Every option with its default, in declaration order."""
         return {f.name: getattr(cls(), f.name) for f in fields(cls)}
+
+    @classmethod
+    def resolve_keys(
+        cls, config: Mapping[str, Any], locations: KeyLocations | None = None
+    ) -> dict[str, Any]:
+        """Every option's value in ``config`` or its default; ``amp`` checked.
+
+        Raises:
+            ConfigError: an unknown ``amp`` value, naming the file and line.
+        """
+        out = {key: config.get(key, default) for key, default in cls.defaults().items()}
+        try:
+            normalize_request(out["amp"])
+        except ValueError as e:
+            where = (locations or KeyLocations()).where("amp")
+            raise ConfigError(f"{where}: {e}") from None
+        return out
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TrainerOptions:

@@ -39,6 +39,7 @@ from cifasr.train.options import TrainerOptions
 from cifasr.train.plot import plot_curves
 from cifasr.train.reporter import Reporter
 from cifasr.utils.edit_distance import edit_distance
+from cifasr.utils.precision import resolve_precision
 
 logger = logging.getLogger(__name__)
 
@@ -172,8 +173,11 @@ class Trainer:
         self.batch_in_epoch = 0  # global batches of the current epoch already consumed
         self.num_updates = 0
         self.bad_steps = 0  # consecutive non-finite updates
-        self.amp_dtype = self._amp_dtype()
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.opts.amp == "fp16")
+        self.precision = resolve_precision(self.opts.amp, self.dist.device)
+        self.precision.log(logger)
+        self.scaler = torch.amp.GradScaler(
+            self.dist.device.type, enabled=self.precision.grad_scaler
+        )
         self.ddp_model: nn.Module = model
         if self.dist.distributed:
             self.ddp_model = nn.parallel.DistributedDataParallel(
@@ -184,22 +188,8 @@ class Trainer:
         self.tb = self._tensorboard()
 
     # ------------------------------------------------------------------ set-up
-    def _amp_dtype(self) -> torch.dtype | None:
-        amp = self.opts.amp
-        if amp == "none":
-            return None
-        if amp == "bf16":
-            return torch.bfloat16
-        if amp == "fp16":
-            if self.dist.device.type != "cuda":
-                raise ValueError("amp: fp16 needs a GPU (loss scaling); use amp: bf16 on the CPU")
-            return torch.float16
-        raise ValueError(f"amp must be none, bf16 or fp16, got '{amp}'")
-
     def _autocast(self):  # noqa: ANN202 - a context manager
-        if self.amp_dtype is None:
-            return nullcontext()
-        return torch.autocast(device_type=self.dist.device.type, dtype=self.amp_dtype)
+        return self.precision.autocast(self.dist.device.type)
 
     def _tensorboard(self) -> Any:
         if not (self.opts.use_tensorboard and self.dist.is_main):

@@ -432,7 +432,8 @@ if [ ${stage} -le 12 ] && [ ${stop_stage} -ge 12 ]; then
                 --ngpu "$(min "${ngpu}" 1)" ${inference_args} \
             || fail_with_logs "decoding of ${dset}" "${_logdir}/asr_inference.*.log"
         ${python} -m cifasr.bin.merge_decode --output_dir "${_dir}" "${_logdir}"/output.*
-        log "Stage 12: ${dset}: $(wc -l < "${_dir}/text") hypotheses, $(tail -n 1 "${_dir}/rtf")"
+        log "Stage 12: ${dset}: $(wc -l < "${_dir}/text") hypotheses," \
+            "$(grep -E '^(rtf|precision) ' "${_dir}/rtf" | tr '\n' ' ')"
     done
 fi
 

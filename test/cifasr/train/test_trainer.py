@@ -31,6 +31,9 @@ def _config(tmp_path, base, **trainer):
             "average_last_epochs": 2,
             "optim": "adamw",
             "optim_conf": {"lr": 2e-3},
+            # exact comparisons below: the same precision on every machine (auto would pick
+            # bf16 on CPUs with native bf16 and fp32 elsewhere)
+            "amp": "fp32",
         }
     )
     cfg.update(trainer)
