@@ -22,8 +22,9 @@ install_requires = [
     "humanfriendly>=10.0",
 ]
 extras_require = {
-    # Never installed by tools/setup.sh: the registry's torchaudio builds do not load with a CPU
-    # torch and then break `import transformers` (see ../shared/DESIGN.md).
+    # Never installed by tools/setup.sh: the registry's torchaudio builds do not load with the
+    # pinned CPU torch, and an installed torchaudio that does not load breaks
+    # `import transformers` (the PLM teacher). Features come from kaldi-native-fbank instead.
     "torchaudio": ["torchaudio"],
     "tensorboard": ["tensorboard"],
     "plot": ["matplotlib>=3.5"],

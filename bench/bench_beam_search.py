@@ -6,7 +6,7 @@
 Measured in the same run, on the same randomly initialised decoder (V=4234, D=256, C=256):
 - ``cifasr``: :func:`cifasr.search.beam_search` (preallocated KV caches, batch x beam vectorised);
 - ``cifasr, one utterance at a time``: the same search called per utterance;
-- ``original ar``: the original ``ar_batch_beam_decode`` structure (METHOD 5.2): every step re-runs
+- ``original ar``: the original ``ar_batch_beam_decode`` (docs/decoding.md §2): every step re-runs
   the decoder over the whole prefix and the beam bookkeeping loops over utterances in Python.
 Prints the median of ``--repeat`` runs and ratios against the cifasr time.
 """

@@ -20,7 +20,8 @@ With ``--transformer`` it also times ``TransformerEncoder(80)`` (12 layers) with
 key-padding attention as ESPnet's code (``espnet``, the reference), as shipped (``cifasr``:
 explicit, float32 softmax) and through ``F.scaled_dot_product_attention`` (``sdpa``).
 
-Run with the allocator setting of DESIGN.md:
+Run with the allocator setting the recipes' path.sh exports (no mmap, no trimming: it removes a
+large page-fault cost of CPU training):
 
     GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
         tools/venv/bin/python bench/bench_encoder_attention.py [--reps 5] [--device cpu]

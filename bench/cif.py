@@ -12,7 +12,7 @@ other processes hits them alike; medians and their ratios are printed. On a shar
 ``--threads 1 --clock cpu`` (process CPU time) is the measurement least disturbed by others.
 
 References:
-- ``loop``: the original algorithm (METHOD.md section 2) as the original codes it, in float32,
+- ``loop``: the original algorithm (docs/cif.md §1) as the original codes it, in float32,
   vectorised over the batch, one Python step per frame, frame t taken as ``hidden[:, t]`` (its
   backward is O(T^2 C)); outputs go to a list (the original's ``torch.cat`` would be slower).
 - ``loop-unbind``: the same loop with all frames taken by one ``unbind``: linear in T, the

@@ -32,7 +32,7 @@ from cifasr.frontend.fbank import FbankConfig, compute_fbank
 
 
 def reference_fbank(samples_int16_scale: np.ndarray) -> np.ndarray:
-    """kaldi-native-fbank called directly with the METHOD 6 options."""
+    """kaldi-native-fbank called directly with the docs/architecture.md §2.1 options."""
     opts = knf.FbankOptions()
     opts.frame_opts.dither = 0.0
     opts.mel_opts.num_bins = 80

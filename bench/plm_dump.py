@@ -15,8 +15,9 @@ Measured in the same run:
   batches of ``--batch_size`` (256), rows aligned to the targets ((N + 1) x 768), float16 ark/scp;
 - ``cifasr-<precision>``: the same under each precision of ``--dtype`` besides fp32 (default
   auto: what stage 8's ``--autocast auto`` resolves to on this device; ``all``: bf16 too);
-- ``original``: METHOD 4: batches of 256 in file order, ``padding=True``, ``last_hidden_state``,
-  one float32 ``np.save`` per utterance INCLUDING the batch's padding rows, plus the JSON index.
+- ``original`` (docs/distillation.md §2.3): batches of 256 in file order, ``padding=True``,
+  ``last_hidden_state``, one float32 ``np.save`` per utterance INCLUDING the batch's padding
+  rows, plus the JSON index.
 
 Prints medians of ``--repeat`` runs, utterances per second, the speed ratio, and the bytes
 written per 1,000 utterances by each.
@@ -60,7 +61,7 @@ def build_plm(texts: dict[str, str], device: str):
 
 
 def original_dump(model, tokenizer, texts: dict[str, str], out: Path, batch_size: int = 256):
-    """extract_bert_feats.py as METHOD 4 describes it."""
+    """extract_bert_feats.py as docs/distillation.md §2.3 describes it."""
     out.mkdir(parents=True, exist_ok=True)
     items = list(texts.items())
     index = []

@@ -5,7 +5,7 @@
         --output_dir dump/plm/bert-base-chinese/train
 
 Each utterance gets one (N + 1, D) matrix: the PLM vectors of its N ASR tokens, then the
-closing special token ([SEP]) for <sos/eos>; [CLS] is dropped (METHOD 3.1). Writes feats.ark,
+closing special token ([SEP]) for <sos/eos>; no [CLS] (docs/distillation.md §1). Writes feats.ark,
 feats.scp (sorted), feats_shape and imperfect_alignments into --output_dir. Run it for the
 train, dev and test sets: validation computes the distillation losses too.
 """

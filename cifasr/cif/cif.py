@@ -1,8 +1,8 @@
 """Loop-free continuous integrate-and-fire (CIF) with the semantics of the original loop.
 
-The original (METHOD.md section 2) walks over the frames, accumulating weight until it reaches the
+The original (docs/cif.md §1) walks over the frames, accumulating weight until it reaches the
 threshold beta, then fires a token that consumes exactly 1.0 of weight. With prefix sums
-``P_t = a_1 + ... + a_t`` that loop has a closed form (METHOD.md decision 1):
+``P_t = a_1 + ... + a_t`` that loop has a closed form (docs/cif.md §2):
 
 * fires up to frame t: ``n_t = floor(P_t + 1 - beta)``;
 * token j (1-based) has received ``F_j(t) = 0`` if ``n_t < j - 1``, ``P_t - (j - 1)`` if
@@ -197,7 +197,7 @@ def cif(
     _check_args(hidden, alphas, lengths, threshold, tail_threshold)
     dtype = torch.float64 if torch.float64 in (hidden.dtype, alphas.dtype) else torch.float32
     bsz, tlen, dim = hidden.shape
-    # Half-precision prefix sums move fire decisions (METHOD.md decision 2): never autocast here.
+    # Half-precision prefix sums move fire decisions (docs/cif.md §2.7): never autocast here.
     with torch.autocast(device_type=hidden.device.type, enabled=False):
         hidden = hidden.to(dtype)
         alphas = alphas.to(dtype)

@@ -1,4 +1,4 @@
-"""The CIF quantity loss (METHOD.md section 1.7)."""
+"""The CIF quantity loss (docs/losses.md §4)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Both predictors share what happens after the weights (:class:`_CifPredictor`): padded frames get
 weight exactly 0, the unscaled sums feed the quantity loss, training scales the weights to the
-target length (METHOD.md decision 4), and evaluation applies tail handling.
+target length (docs/cif.md §4), and evaluation applies tail handling.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class _CifPredictor(nn.Module, ABC):
 
 
 class ConvCifPredictor(_CifPredictor):
-    """The original weight predictor (METHOD.md section 1.4).
+    """The original weight predictor (docs/cif.md §3.1).
 
     ``sigmoid(Linear(Dropout(Conv1d(h))))`` with no non-linearity between the conv and the
     linear layer; 197,121 parameters for input 256, 256 channels, kernel 3.

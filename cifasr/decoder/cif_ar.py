@@ -1,5 +1,5 @@
-"""The original CIF autoregressive decoder (METHOD 1.5): no cross-attention; the acoustics enter
-by concatenation with the CIF outputs.
+"""The original CIF autoregressive decoder (docs/architecture.md §6): no cross-attention; the
+acoustics enter by concatenation with the CIF outputs.
 
 Step t (0-based, L steps, CIF outputs c_0..c_{L-1}, previous token p_t, c_{-1} = 0)::
 

@@ -12,8 +12,8 @@ class DecoderOutput(NamedTuple):
 
     Attributes:
         logits: (B, L, V) pre-softmax scores.
-        states: (B, L, D) the state right before the vocabulary projection (s_t of METHOD 1.5;
-            LRD distils it).
+        states: (B, L, D) the state right before the vocabulary projection (s_t of
+            docs/architecture.md §6; LRD distils it).
         hidden: (B, L, D) the Transformer output z_t (equals ``states`` for decoders without an
             output projection W_out).
     """

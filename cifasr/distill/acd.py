@@ -1,4 +1,4 @@
-"""ACD: acoustic contrastive distillation of the raw CIF outputs (METHOD 3.2).
+"""ACD: acoustic contrastive distillation of the raw CIF outputs (docs/distillation.md §5).
 
 For each valid CIF output c_i (an anchor) of the batch, u_i = Linear(c_i) is pulled towards its
 own teacher vector e_i and away from K teacher vectors e_j drawn from the other positions of the

@@ -1,4 +1,4 @@
-"""Align PLM token vectors to ASR target positions (METHOD 3.1 and decision 6). Pure functions.
+"""Align PLM token vectors to ASR target positions (docs/distillation.md §3). Pure functions.
 
 The teacher matrix of an utterance has one row per ASR target position: N rows for the N ASR
 tokens, then one row for the end token ``<sos/eos>``, which takes the PLM's closing special
@@ -7,7 +7,7 @@ token ([SEP] for BERT). The PLM's opening special token ([CLS]) is dropped.
 An alignment is a weight matrix ``W`` of shape (N + 1, P) over the P PLM positions of the
 tokenised text (special tokens included): teacher = W @ plm_hidden. A row that is all zeros means
 "no PLM vector for this position"; the distillers then see a zero teacher row (the same thing the
-original does when the CIF emits more vectors than the teacher has rows, METHOD 3.4).
+original does when the CIF emits more vectors than the teacher has rows, docs/distillation.md §4).
 
 Two ways to fill ``W``:
 

@@ -1,4 +1,4 @@
-"""What ACD and LRD share: checking the teacher batch and the distillation mask (METHOD 3.1)."""
+"""What ACD and LRD share: the teacher batch check and the mask (docs/distillation.md §4)."""
 
 from __future__ import annotations
 
@@ -95,8 +95,8 @@ def distill_mask(
     Returns:
         ``(R, mask, teacher_r)``: R = min(Lt, length); mask = cif_mask[:, :R] (B, R) bool - the
         CIF valid mask, so a valid CIF position past the teacher's rows is kept with a zero
-        teacher (METHOD 3.4); teacher_r = teacher[:, :R] with rows past ``teacher_lengths``
-        zeroed and detached, so no gradient can reach the teacher.
+        teacher (docs/distillation.md §4); teacher_r = teacher[:, :R] with rows past
+        ``teacher_lengths`` zeroed and detached, so no gradient can reach the teacher.
     """
     r = min(teacher.size(1), length, cif_mask.size(1))
     mask = cif_mask[:, :r]

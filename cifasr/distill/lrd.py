@@ -1,4 +1,4 @@
-"""LRD: linguistic regression distillation of the decoder state (METHOD 3.3).
+"""LRD: linguistic regression distillation of the decoder state (docs/distillation.md §6).
 
 v = Linear(s) on the decoder's state under teacher forcing, regressed onto the teacher rows of
 the same positions with a squared error summed over dimensions ("noscale") and positions, both

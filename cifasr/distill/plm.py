@@ -4,7 +4,7 @@
 dump (``python -m cifasr.bin.plm_dump``) and the online teacher
 (:class:`cifasr.distill.teacher.OnlinePLMTeacher`) both call it, so they give the same rows.
 
-What the PLM reads and how its tokens map to the ASR tokens (METHOD 3.1, decision 6):
+What the PLM reads and how its tokens map to the ASR tokens (docs/distillation.md §3):
 
 * ``token_type="char"`` with ``alignment="positional"`` (the default for char): the transcript
   with all whitespace removed (the original's ``--lang cn``); the j-th PLM content token is the

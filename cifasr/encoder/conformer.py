@@ -1,4 +1,4 @@
-"""Conformer encoder with optional in-encoder max pooling (METHOD 1.2, 1.3)."""
+"""Conformer encoder with optional in-encoder max pooling (docs/architecture.md §3)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from cifasr.nn import Dropout
 
 
 class ConformerEncoderLayer(nn.Module):
-    """One macaron Conformer layer (ESPnet ``EncoderLayer``, METHOD 1.3).
+    """One macaron Conformer layer (ESPnet ``EncoderLayer``, docs/architecture.md §3.2).
 
     x += s * FFN1(LN(x)); x += MHSA(LN(x)); x += Conv(LN(x)); x += s * FFN2(LN(x)); x = LN(x),
     with s = 0.5 (macaron) or 1 and no FFN1 (not macaron); dropout on every residual branch.
@@ -86,7 +86,8 @@ class ConformerEncoder(SpeechEncoder):
     Input layer (``INPUT_LAYERS``), then ``num_blocks`` macaron Conformer layers with ESPnet
     "latest" relative-position attention, optionally halving the frame rate by max pooling after
     the layers listed in ``pooling_layers`` (relative positions are recomputed for the new
-    length). There is no LayerNorm after the stack: each layer ends with one (METHOD 1.3).
+    length). There is no LayerNorm after the stack: each layer ends with one
+    (docs/architecture.md §3.2).
 
     The defaults are the original model: ``ConformerEncoder(80)`` has 40,862,720 parameters and
     subsamples 8x (conv 2x, pooling after layers 5 and 10), e.g. 426 -> 212 -> 106 -> 53 frames.

@@ -54,7 +54,7 @@ class PositionwiseFeedForward(nn.Module):
 
 
 class ConvolutionModule(nn.Module):
-    """Conformer convolution module without biases (METHOD 1.3).
+    """Conformer convolution module without biases (docs/architecture.md §3.2).
 
     ``pointwise Conv1d d -> 2d -> GLU -> depthwise Conv1d (kernel k) -> BatchNorm1d -> act ->
     pointwise Conv1d d -> d``. The caller applies the LayerNorm before and the dropout after.

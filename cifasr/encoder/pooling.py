@@ -1,4 +1,7 @@
-"""In-encoder max pooling over time (the original's pooling after layers 5 and 10, METHOD 1.3)."""
+"""In-encoder max pooling over time (the original's pooling after layers 5 and 10).
+
+See docs/architecture.md §3.3.
+"""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def _check_input(x: torch.Tensor, idim: int, min_frames: int, name: str) -> None
 
 
 class Conv2dCifSubsampling(nn.Module):
-    """The original CIF front end (METHOD 1.2), 2x in time.
+    """The original CIF front end (docs/architecture.md §3.1), 2x in time.
 
     ``Conv2d(1 -> conv_channels, 3x3, stride 2, no padding) -> ReLU -> Linear(C * F' -> d)``
     with F' = (idim - 1) // 2 (4,992 inputs for 80-dim features and 128 channels), then the input

@@ -4,7 +4,8 @@ Stage 3 of the recipe (feature dump) and inference on raw waveforms both call
 :func:`compute_fbank` / :meth:`FbankConfig.compute`, so training and decoding can never disagree
 on a setting. The computation is kaldi-native-fbank, a C++ port of Kaldi's ``compute-fbank-feats``.
 
-Defaults are Kaldi's (and METHOD 6's: 80 bins, 25 ms window, 10 ms shift, 16 kHz, povey window,
+Defaults are Kaldi's (and the original recipe's, docs/architecture.md §2.1: 80 bins, 25 ms window,
+10 ms shift, 16 kHz, povey window,
 pre-emphasis 0.97, DC removal, snip_edges) except ``dither``: Kaldi uses 1.0, we use 0.0 so that
 dumped features are reproducible bit for bit (torchaudio's Kaldi compliance fbank, which the
 original recipe used, also defaults to 0.0).

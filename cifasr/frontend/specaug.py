@@ -1,4 +1,4 @@
-"""SpecAugment frequency and time masking, as fairseq's ``specaugment`` transform (METHOD 1.9).
+"""SpecAugment frequency and time masking, as fairseq's ``specaugment`` (docs/architecture.md §2.3).
 
 Per utterance and per mask: a width ``f`` uniform in ``[0, freq_mask_width)`` and a start uniform
 in ``[0, D - f)``; time masks likewise with the width bounded by

@@ -1,4 +1,4 @@
-"""A causal Transformer token LM for shallow fusion in the beam search (METHOD 5.3).
+"""A causal Transformer token LM for shallow fusion in the beam search (docs/decoding.md §4).
 
 The original fuses a fairseq ``transformer_lm``; this one is built the same way: scaled token
 embedding + fairseq sinusoidal positions, input dropout, pre-LN causal layers with a final

@@ -1,4 +1,4 @@
-"""The CIF ASR model: front end, encoder, CIF, decoder and the losses of METHOD section 1.
+"""The CIF ASR model: front end, encoder, CIF, decoder and the losses (docs/losses.md).
 
 ``L = ce_weight * CE_ls + quantity_weight * L_qua + ctc_weight * L_ctc (+ distillation terms)``,
 every term a sum over the batch, the total divided by the number of target tokens including

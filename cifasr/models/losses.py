@@ -1,5 +1,6 @@
-"""The CIF model's token-level losses (METHOD 1.7). All return sums; the model divides by the
-number of target tokens (``<sos/eos>`` included), which is fairseq's per-token normalisation."""
+"""The CIF model's token-level losses (docs/losses.md §2, §3). All return sums; the model divides
+by the number of target tokens (``<sos/eos>`` included), which is fairseq's per-token normalisation.
+"""
 
 from __future__ import annotations
 

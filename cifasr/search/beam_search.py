@@ -1,4 +1,4 @@
-"""Fixed-length beam and greedy search for AR CIF decoders (METHOD 5.2), batched.
+"""Fixed-length beam and greedy search for AR CIF decoders (docs/decoding.md §2), batched.
 
 Utterance b is decoded for exactly S_b = ``cif_lengths[b]`` steps (the number of CIF outputs,
 the ``</s>`` slot included). Every hypothesis starts from ``<sos/eos>``; step 0 expands the single

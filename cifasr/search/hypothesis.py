@@ -1,4 +1,4 @@
-"""A decoded hypothesis and how a fixed-length token sequence becomes one (METHOD 5.2 step 3)."""
+"""A decoded hypothesis; how a fixed-length token sequence becomes one (docs/decoding.md §2.3)."""
 
 from __future__ import annotations
 

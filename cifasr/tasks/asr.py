@@ -43,7 +43,7 @@ from cifasr.utils.precision import RECORD_KEY as PRECISION_KEY
 OPTIMIZER_CLASSES = {
     "adam": torch.optim.Adam,
     # Decoupled weight decay (p <- p - lr * wd * p before the Adam step), as the original's
-    # fairseq Adam does (METHOD 1.8).
+    # fairseq Adam does (docs/training.md §3).
     "adamw": torch.optim.AdamW,
     "sgd": torch.optim.SGD,
 }

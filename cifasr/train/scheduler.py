@@ -9,7 +9,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 
 class TriStageLR(LRScheduler):
-    """fairseq's ``tri_stage`` schedule (METHOD 1.8): linear warm-up, hold, exponential decay.
+    """fairseq's ``tri_stage`` (docs/training.md §4): linear warm-up, hold, exponential decay.
 
     With ``peak`` the optimiser's lr: lr rises linearly from ``init_lr_scale * peak`` to ``peak``
     over ``warmup_steps`` updates, holds ``hold_steps``, decays as

@@ -3,7 +3,7 @@
 An update is ``accum_grad`` batches on every process. Its loss is the sum of every term over all
 those batches divided by their total token count (``<sos/eos>`` included), all-reduced before the
 backward passes, so N processes with a global batch split between them compute the same update as
-one process with that whole batch (fairseq's per-token normalisation, METHOD 1.7).
+one process with that whole batch (fairseq's per-token normalisation, docs/losses.md §1).
 
 Resume: ``checkpoint.pth`` (written atomically every epoch and every ``save_every_steps``
 updates) holds the model, optimiser, scheduler, grad scaler, reporter, the position in the epoch

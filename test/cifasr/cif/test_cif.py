@@ -1,6 +1,6 @@
 """The loop-free CIF equals the float64 reference loop, including every known pitfall.
 
-The reference is the original integrate-and-fire (METHOD.md section 2), one utterance and one
+The reference is the original integrate-and-fire (docs/cif.md §1), one utterance and one
 frame at a time with autograd. ``multi_fire=True`` is its natural exact generalisation: while the
 accumulated weight reaches the threshold, fire again. ``multi_fire=False`` is the original loop
 (at most one fire per frame).

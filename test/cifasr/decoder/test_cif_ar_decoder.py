@@ -31,7 +31,7 @@ def test_original_configuration_has_the_logged_decoder_size() -> None:
 
 
 def reference_forward(dec: CifArDecoder, cif: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-    """METHOD 1.5 written with torch.nn.TransformerEncoderLayer (pre-LN, causal mask)."""
+    """docs/architecture.md §6 with torch.nn.TransformerEncoderLayer (pre-LN, causal mask)."""
     b, length, _ = cif.shape
     layers = []
     for mine in dec.transformer.layers:

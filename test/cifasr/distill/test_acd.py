@@ -28,7 +28,7 @@ def make_outputs(cif: torch.Tensor, cif_lengths: list[int], target_lengths=None)
 
 
 def reference_acd(distiller, cif, cif_lengths, teacher, teacher_lengths, neg_index, tau=0.02):
-    """METHOD 3.2 evaluated anchor by anchor in float64, straight from the formula."""
+    """docs/distillation.md §5 evaluated anchor by anchor in float64, straight from the formula."""
     w = distiller.proj.weight.detach().double()
     bias = distiller.proj.bias.detach().double()
     r = min(teacher.size(1), cif.size(1))
@@ -79,8 +79,8 @@ def test_acd_equals_the_formula_with_injected_negatives(batch):
 
 
 def test_valid_cif_position_past_the_teacher_rows_has_a_zero_positive():
-    # METHOD 3.4: utterance 0 fires 3 times but has only 2 teacher rows -> its third anchor's
-    # positive is the zero vector (cosine 0), as in the original
+    # docs/distillation.md §4: utterance 0 fires 3 times but has only 2 teacher rows -> its third
+    # anchor's positive is the zero vector (cosine 0), as in the original
     g = torch.Generator().manual_seed(2)
     cif = torch.randn(2, 3, C, generator=g)
     teacher = torch.randn(2, 3, DT, generator=g)

@@ -21,7 +21,7 @@ def make_outputs(states: torch.Tensor, cif_lengths: list[int], num_cif: int) -> 
 
 
 def reference_lrd(lrd, states, cif_lengths, teacher, teacher_lengths, mean=False):
-    """METHOD 3.3 position by position: sum_{b,i,d} (m*v - m*e)^2, m the CIF valid mask."""
+    """docs/distillation.md §6 per position: sum_{b,i,d} (m*v - m*e)^2, m the CIF valid mask."""
     w, bias = lrd.proj.weight.detach().double(), lrd.proj.bias.detach().double()
     r = min(teacher.size(1), states.size(1))
     total = 0.0
@@ -55,7 +55,7 @@ def test_lrd_equals_the_formula(batch, reduction):
 
 
 def test_valid_cif_position_past_the_teacher_is_pulled_to_zero():
-    # METHOD 3.4: 3 CIF outputs, 2 teacher rows -> the third position regresses onto zero
+    # docs/distillation.md §4: 3 CIF outputs, 2 teacher rows -> the third regresses onto zero
     states = torch.randn(1, 3, D)
     teacher = torch.randn(1, 3, DT)
     teacher[0, 2] = 5.0  # beyond teacher_lengths: must be ignored, not used

@@ -10,7 +10,7 @@ from cifasr.frontend.fbank import FbankConfig, compute_fbank
 
 
 def _direct_knf(samples_int16_scale: np.ndarray, num_bins: int = 80) -> np.ndarray:
-    """kaldi-native-fbank with the METHOD 6 settings written out by hand."""
+    """kaldi-native-fbank with the docs/architecture.md §2.1 settings written out by hand."""
     opts = knf.FbankOptions()
     opts.frame_opts.samp_freq = 16000
     opts.frame_opts.frame_length_ms = 25

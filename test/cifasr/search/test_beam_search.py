@@ -1,5 +1,5 @@
-"""The fixed-length beam search of METHOD 5.2: exact on small cases, equal to greedy at beam 1,
-independent of batching, and LM fusion that is off at weight 0."""
+"""The fixed-length beam search of docs/decoding.md §2: exact on small cases, equal to greedy at
+beam 1, independent of batching, and LM fusion that is off at weight 0."""
 
 import itertools
 import math

@@ -14,7 +14,7 @@ TRAIN_CIF = REPO / "egs2/aishell/asr1/conf/train_cif.yaml"
 
 def test_train_cif_has_the_original_parameter_count():
     model = build_model(TRAIN_CIF, vocab_size=4234)
-    # METHOD 1.11: the count in the original training log, and its derivation per part
+    # docs/architecture.md §7: the count in the original training log, and its derivation per part
     assert count_parameters(model) == 47_208_587
     assert count_parameters(model.encoder) == 40_862_720
     assert count_parameters(model.predictor) == 197_121
@@ -84,7 +84,7 @@ def test_vocab_size_from_token_list(tiny_config):
 def test_distillation_configs_add_only_the_teacher_projections(row, extra):
     base = build_model(TRAIN_CIF, vocab_size=4234)
     model = build_model(TRAIN_CIF.with_name(f"train_cif_{row}.yaml"), vocab_size=4234)
-    # METHOD 1.11: each projection is Linear(256 -> 768) with bias
+    # docs/architecture.md §7: each projection is Linear(256 -> 768) with bias
     assert count_parameters(model) == 47_208_587 + extra * 197_376
     assert count_parameters(model.distillers) == extra * 197_376
     assert _shapes(base) == {

@@ -22,7 +22,7 @@ def _lrs(scheduler_cls, steps, **kw):
 def test_tri_stage_matches_the_original_log():
     lrs = _lrs(TriStageLR, {965, 30000, 120000, 180000, 240000, 250000})
     assert lrs[0] == pytest.approx(3e-6)
-    assert lrs[965] == pytest.approx(1.25535e-5, rel=1e-6)  # METHOD 1.8, from the training log
+    assert lrs[965] == pytest.approx(1.25535e-5, rel=1e-6)  # docs/training.md §4: original log
     assert lrs[30000] == pytest.approx(3e-4)
     assert lrs[120000] == pytest.approx(3e-4)
     assert lrs[180000] == pytest.approx(3e-4 * math.exp(-math.log(100) * 0.5))
