@@ -1,0 +1,1 @@
+"""Helpers of recipe orchestration (run.sh): steps that run once, their timing."""
