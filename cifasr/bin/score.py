@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from cifasr.bin._common import add_log_level, setup_logging
+from cifasr.data.tokenizer import load_token_list
 from cifasr.scoring.scorer import SCORERS, score_text, summary_lines
 from cifasr.scoring.trn import TOKEN_TYPES
 
@@ -46,6 +47,12 @@ def get_parser() -> argparse.ArgumentParser:
         "--remove_tokens", nargs="*", default=[],
         help="tokens removed from reference and hypothesis before scoring, e.g. '<unk>'",
     )
+    parser.add_argument(
+        "--token_list", default=None,
+        help="map tokens outside this tokens.txt to <unk> on both sides before scoring, as the "
+        "original HieraDist scoring did; default: no mapping (ESPnet's), so an out-of-vocabulary "
+        "reference character is an error whatever the hypothesis says",
+    )
     add_log_level(parser)
     return parser
 
@@ -57,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ref=args.ref, hyp=args.hyp, output_dir=args.output_dir, utt2spk=args.utt2spk,
         scorer=args.scorer, token_type=args.token_type, remove_tokens=args.remove_tokens,
         sclite=args.sclite,
+        vocabulary=load_token_list(args.token_list) if args.token_list else None,
     )
     logging.info("wrote %s (scorer: %s)", summary.result_path, summary.scorer)
     report = summary.result_path.read_text(encoding="utf-8", errors="surrogateescape")

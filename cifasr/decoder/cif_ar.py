@@ -104,6 +104,9 @@ class CifArDecoder(nn.Module):
         self.output_proj = nn.Linear(attention_dim + encoder_output_size, attention_dim, bias=False)
         self.vocab_proj = nn.Linear(attention_dim, vocab_size, bias=False)
         nn.init.normal_(self.vocab_proj.weight, mean=0.0, std=attention_dim**-0.5)
+        # The original initialises both concatenation projections with xavier_uniform_.
+        nn.init.xavier_uniform_(self.input_proj.weight)
+        nn.init.xavier_uniform_(self.output_proj.weight)
 
     def forward(
         self,

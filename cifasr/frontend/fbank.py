@@ -6,9 +6,12 @@ on a setting. The computation is kaldi-native-fbank, a C++ port of Kaldi's ``com
 
 Defaults are Kaldi's (and the original recipe's, docs/architecture.md §2.1: 80 bins, 25 ms window,
 10 ms shift, 16 kHz, povey window,
-pre-emphasis 0.97, DC removal, snip_edges) except ``dither``: Kaldi uses 1.0, we use 0.0 so that
-dumped features are reproducible bit for bit (torchaudio's Kaldi compliance fbank, which the
-original recipe used, also defaults to 0.0).
+pre-emphasis 0.97, DC removal, snip_edges) except ``dither``: Kaldi's default is 1.0, ours 0.0, so
+that dumped features are reproducible bit for bit. The original recipe called
+``torchaudio.compliance.kaldi.fbank`` without a dither argument; that default was Kaldi's 1.0 in
+torchaudio before 0.5 and is 0.0 since (pytorch/audio#453, 2020), and the torchaudio version of the
+original run is not recorded, so its dither is not known. Set ``dither: 1.0`` in the fbank config
+for Kaldi's behaviour.
 
 >>> import numpy as np
 >>> feats = compute_fbank(np.zeros(16000, dtype=np.float32) + 0.01)

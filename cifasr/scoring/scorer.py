@@ -64,6 +64,7 @@ def score_text(
     token_type: str = "char",
     remove_tokens: Sequence[str] = (),
     sclite: str | None = None,
+    vocabulary: Sequence[str] | None = None,
 ) -> ScoreSummary:
     """Score Kaldi text ``hyp`` against ``ref`` into ``output_dir`` (files are overwritten).
 
@@ -76,13 +77,22 @@ def score_text(
         token_type: ``char`` (CER; ``<unk>``-style symbols stay whole) or ``word`` (WER).
         remove_tokens: tokens dropped from both sides before scoring (e.g. ``<unk>``).
         sclite: explicit sclite binary (else searched).
+        vocabulary: the model's token list: tokens outside it become ``<unk>`` on both sides
+            (the original's scoring); None scores them as they are (ESPnet's).
     """
     used, binary = resolve_scorer(scorer, sclite)
     ref_text = read_kaldi_text(ref)
     hyp_text = read_kaldi_text(hyp)
     spk = read_utt2spk(utt2spk) if utt2spk is not None else None
     pair = build_trn_pair(
-        ref_text, hyp_text, spk, token_type, remove_tokens, hyp_name=str(hyp), ref_name=str(ref)
+        ref_text,
+        hyp_text,
+        spk,
+        token_type,
+        remove_tokens,
+        hyp_name=str(hyp),
+        ref_name=str(ref),
+        vocabulary=vocabulary,
     )
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)

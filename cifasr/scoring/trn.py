@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,8 +160,16 @@ def build_trn_pair(
     remove_tokens: Sequence[str] = (),
     hyp_name: str = "hypothesis",
     ref_name: str = "reference",
+    vocabulary: Collection[str] | None = None,
+    unk: str = "<unk>",
 ) -> TrnPair:
     """Tokenize both sides and label them ``spk-utt``, in reference order.
+
+    With ``vocabulary`` (the model's token list), every token outside it, on either side, becomes
+    ``unk`` before scoring, as the original HieraDist scoring does (fairseq's dictionary maps an
+    out-of-vocabulary reference character to ``<unk>``, so a hypothesis ``<unk>`` there counts as
+    correct); the number mapped is logged. Without it (the default, as ESPnet) an
+    out-of-vocabulary reference token is an error whatever the hypothesis says.
 
     A reference without a hypothesis is scored against an empty one (all deletions) and
     counted; a hypothesis id absent from the reference is an error naming the id, because it
@@ -195,7 +203,8 @@ def build_trn_pair(
             )
 
     labels, refs, hyps, seen = [], [], [], {}
-    removed_before = removed_after = 0
+    removed_before = removed_after = mapped = 0
+    known = None if vocabulary is None else {*vocabulary, unk}
     for utt, text in ref_text.items():
         spk = utt2spk[utt] if utt2spk is not None else default_speaker(utt)
         label = trn_label(utt, spk)
@@ -214,6 +223,11 @@ def build_trn_pair(
             ref_tokens = [t for t in ref_tokens if t not in drop]
             hyp_tokens = [t for t in hyp_tokens if t not in drop]
         removed_after += len(ref_tokens) + len(hyp_tokens)
+        if known is not None:
+            before = ref_tokens + hyp_tokens
+            ref_tokens = [t if t in known else unk for t in ref_tokens]
+            hyp_tokens = [t if t in known else unk for t in hyp_tokens]
+            mapped += sum(a != b for a, b in zip(before, ref_tokens + hyp_tokens))
         labels.append(label)
         refs.append(ref_tokens)
         hyps.append(hyp_tokens)
@@ -222,6 +236,8 @@ def build_trn_pair(
             "removed %d token(s) in %s from reference and hypothesis",
             removed_before - removed_after, sorted(set(remove_tokens)),
         )
+    if known is not None:
+        logger.info("mapped %d token(s) outside the token list to %s", mapped, unk)
     special = sum(t in SCLITE_SPECIAL_TOKENS for side in (refs, hyps) for s in side for t in s)
     if special:
         logger.warning(

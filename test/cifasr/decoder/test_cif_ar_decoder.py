@@ -1,6 +1,8 @@
 """CifArDecoder: the original's size, its formula against PyTorch's own Transformer layers, and
 incremental decoding equal to teacher forcing."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -137,3 +139,15 @@ def test_embedding_and_vocab_projection_init_and_no_bias() -> None:
     assert dec.input_proj.bias is None and dec.output_proj.bias is None
     assert dec.vocab_proj.bias is None
     assert dec.vocab_proj.weight.data_ptr() != dec.embed.weight.data_ptr()
+
+
+def test_concatenation_projections_start_as_the_originals_xavier_uniform():
+    """W_in and W_out (512 -> 256 in the AISHELL-1 model) are xavier-uniform in the original: a
+    uniform bound of sqrt(6 / (fan_in + fan_out)), twice PyTorch's default Linear bound here."""
+    dec = CifArDecoder(4234, 256)
+    bound = math.sqrt(6 / (512 + 256))
+    for proj in (dec.input_proj, dec.output_proj):
+        w = proj.weight.detach()
+        assert w.shape == (256, 512)
+        assert float(w.abs().max()) <= bound
+        assert float(w.std()) == pytest.approx(bound / math.sqrt(3), rel=0.02)

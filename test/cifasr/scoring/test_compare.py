@@ -117,3 +117,24 @@ def test_choose_weight_takes_the_lowest_dev_error_and_the_smaller_weight_on_a_ti
     argv = ["--exp_dir", str(exp), "--decode_tag", "tune_{}", "--weights", "0.2", "0.4", "0.6"]
     assert choose_weight_cli.main([*argv, "--output", str(out)]) == 0
     assert out.read_text() == "0.4\n"
+
+
+def test_oov_reference_characters_map_to_unk_only_when_asked(tmp_path):
+    """ESPnet's default counts an out-of-vocabulary reference character as an error even when
+    the model said <unk>; with --token_list (the original's scoring) both sides become <unk>."""
+    (tmp_path / "ref").write_text("s-u1 今天好\n", encoding="utf-8")
+    (tmp_path / "hyp").write_text("s-u1 今<unk>好\n", encoding="utf-8")
+    (tmp_path / "tokens.txt").write_text("<blank>\n<unk>\n今\n好\n<sos/eos>\n", encoding="utf-8")
+    base = ["--ref", str(tmp_path / "ref"), "--hyp", str(tmp_path / "hyp"), "--scorer", "builtin"]
+    score_cli.main([*base, "--output_dir", str(tmp_path / "espnet")])
+    score_cli.main(
+        [
+            *base,
+            "--output_dir",
+            str(tmp_path / "orig"),
+            "--token_list",
+            str(tmp_path / "tokens.txt"),
+        ]
+    )
+    assert read_utterance_errors(tmp_path / "espnet").errors.tolist() == [1]
+    assert read_utterance_errors(tmp_path / "orig").errors.tolist() == [0]
