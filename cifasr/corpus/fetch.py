@@ -38,7 +38,7 @@ class PackageFile:
 
     @property
     def is_sdist(self) -> bool:
-        return self.filename.endswith((".tar.gz", ".zip")) and not self.filename.endswith(".whl")
+        return not self.filename.endswith(".whl")
 
 
 def sha256_of(path: Path) -> str:

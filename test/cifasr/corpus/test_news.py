@@ -94,8 +94,18 @@ def test_sentences_carry_espeak_readings_and_the_bu_sandhi(fixture_sources) -> N
 
 
 def test_too_small_a_pool_is_an_error_naming_the_sizes() -> None:
-    with pytest.raises(ValueError, match="5 ASR sentences asked for .* pool has only 4"):
+    with pytest.raises(ValueError, match="5 ASR sentences asked for .* pool has only 4: ask"):
         draw_splits(["甲", "乙", "丙", "丁"], {"train": 3, "dev": 1, "test": 1}, seed=1)
+
+
+def test_train_skips_sentences_that_quote_a_held_out_one() -> None:
+    pool = ["甲乙", "丙丁", "戊己", "庚辛", "甲乙丙", "丙丁戊", "壬癸"]
+    drawn, skipped = draw_splits(pool, {"train": 4, "dev": 1, "test": 1}, seed=5)
+    # Seed 5 holds out 甲乙丙 and 丙丁: 丙丁戊 quotes 丙丁, so train cannot take it.
+    assert (drawn["test"], drawn["dev"], skipped) == (["甲乙丙"], ["丙丁"], 1)
+    assert sorted(drawn["train"]) == sorted(["甲乙", "戊己", "庚辛", "壬癸"])
+    with pytest.raises(ValueError, match=r"only 7 \(1 quote a dev/test sentence\)"):
+        draw_splits(pool, {"train": 5, "dev": 1, "test": 1}, seed=5)
 
 
 def test_held_out_sentences_and_clauses_quoting_them_leave_the_text_corpus() -> None:
