@@ -104,6 +104,16 @@ class TeacherBatch:
     problems: list[str | None]
 
 
+# A probe of common characters that a word-piece tokenizer would merge into multi-character pieces.
+_HANZI_PROBE = "我们今天的经济发展中国人民"
+
+
+def _one_token_per_hanzi(tokenizer) -> bool:
+    """Whether the tokenizer splits Chinese text into exactly one token per character."""
+    ids = tokenizer(_HANZI_PROBE, add_special_tokens=False)["input_ids"]
+    return len(ids) == len(_HANZI_PROBE)
+
+
 class PLMFeatureExtractor:
     """Compute aligned teacher features with a frozen PLM.
 
@@ -114,7 +124,9 @@ class PLMFeatureExtractor:
             k >= 0 = ``hidden_states[k]`` (0 = embeddings, k = output of layer k); other negative
             values index ``hidden_states`` from the end.
         token_type: ``char``, ``bpe`` or ``word`` - how the ASR targets were tokenised.
-        alignment: ``auto`` (positional for char, offsets otherwise), ``positional`` or
+        alignment: ``auto``: positional for char targets when the PLM's tokenizer gives one
+            token per Chinese character (BERT-Chinese, the original), offsets otherwise (e.g.
+            XLM-R/SentencePiece pieces that span several characters); ``positional`` or
             ``offsets``.
         bpemodel: the sentencepiece model of the ASR token list (``token_type="bpe"`` only).
         max_length: PLM input limit in tokens (default: the smaller of the model's
@@ -153,7 +165,8 @@ class PLMFeatureExtractor:
         if alignment not in ALIGNMENTS:
             raise PLMError(f"alignment '{alignment}': choose one of {', '.join(ALIGNMENTS)}")
         if alignment == "auto":
-            alignment = "positional" if token_type == "char" else "offsets"
+            per_char = token_type == "char" and _one_token_per_hanzi(tokenizer)
+            alignment = "positional" if per_char else "offsets"
         if alignment == "positional" and token_type != "char":
             raise PLMError(
                 f"positional alignment needs one ASR token per character; token_type "
@@ -189,6 +202,17 @@ class PLMFeatureExtractor:
         self.token_type = token_type
         self.alignment = alignment
         self.end_ids = sorted(end_ids)
+        # Pieces with no text of their own (SentencePiece's bare word-boundary "▁", a byte-level
+        # "Ġ"): fast tokenizers give them the span of the next character, so offset alignment
+        # would average them into it (the first character of most XLM-R-tokenized sentences).
+        self.textless_ids = np.array(
+            sorted(
+                i
+                for piece, i in tokenizer.get_vocab().items()
+                if piece and not piece.replace("▁", "").replace("Ġ", "").strip()
+            ),
+            dtype=np.int64,
+        )
         # RoBERTa-style models reserve positions, so the tokenizer's limit can be the lower one.
         limits = [
             getattr(model.config, "max_position_embeddings", None),
@@ -259,9 +283,11 @@ class PLMFeatureExtractor:
             valid = np.flatnonzero(attn[b])
             ids = enc["input_ids"][b, valid]
             if offsets:
+                spans = enc["offset_mapping"][b, valid]
+                spans = np.where(np.isin(ids, self.textless_ids)[:, None], 0, spans)
                 a = offset_alignment(
                     self.token_spans(text),
-                    enc["offset_mapping"][b, valid],
+                    spans,
                     special[b, valid],
                     ids,
                     self.end_ids,

