@@ -8,6 +8,11 @@ A step that runs writes its output to ``--log`` (appended) when given, and on su
 stamp ``<stamp_dir>/NAME``; a step whose command, input files or earlier steps changed runs again,
 and so does every step after it. On failure it prints the error lines of the log and exits with
 the command's status. Remove ``<stamp_dir>/NAME`` to redo a step, or the directory to redo all.
+
+``--fresh DIR``: the step's results live in DIR (a training's experiment directory). When the step
+succeeded before with other inputs (a changed config, say), DIR is moved aside to
+``DIR.old_<time>`` first, so that it starts anew instead of resuming the finished run; a step that
+was interrupted (no stamp) still resumes from DIR.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from cifasr.recipe.stamps import (
     StampError,
     check_name,
     is_done,
+    read_stamp,
     read_stamps,
     step_key,
     timing_table,
@@ -48,13 +54,19 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--stamp_dir", type=Path, default=Path("exp/.done"))
     p.add_argument("--after", action="append", default=[], metavar="STEP", help="earlier step")
     p.add_argument("--log", type=Path, help="append the command's output here")
+    p.add_argument("--fresh", type=Path, metavar="DIR", help="move DIR aside when inputs changed")
     p.add_argument("--times", action="store_true", help="print the timing table and exit")
     p.add_argument("name", nargs="?", help="the step's name (its stamp file)")
     return p
 
 
 def run_step(
-    name: str, command: list[str], stamp_dir: Path, after: list[str], log: Path | None
+    name: str,
+    command: list[str],
+    stamp_dir: Path,
+    after: list[str],
+    log: Path | None,
+    fresh: Path | None = None,
 ) -> int:
     """Run ``command`` unless the stamp says it is done; returns its exit status."""
     stamp = stamp_dir / check_name(name)
@@ -62,6 +74,10 @@ def run_step(
     if is_done(stamp, key):
         _say(f"{name}: done before, skipped (remove {stamp} to redo)")
         return 0
+    if fresh is not None and read_stamp(stamp) is not None and fresh.exists():
+        old = fresh.with_name(f"{fresh.name}.old_{time.strftime('%Y%m%dT%H%M%S')}")
+        fresh.rename(old)
+        _say(f"{name}: its inputs changed since it last succeeded; moved {fresh} to {old}")
     stamp.unlink(missing_ok=True)  # a failed rerun must not leave the old success behind
     _say(f"{name}: {' '.join(command)}" + (f" (log: {log})" if log else ""))
     started = time.time()
@@ -109,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.name is None or not command:
         parser.error("give NAME -- COMMAND... (or --times)")
     try:
-        return run_step(args.name, command, args.stamp_dir, args.after, args.log)
+        return run_step(args.name, command, args.stamp_dir, args.after, args.log, args.fresh)
     except StampError as e:
         print(f"once: {e}", file=sys.stderr)
         return 2

@@ -9,8 +9,10 @@ from cifasr.bin import once
 from cifasr.recipe.stamps import read_stamps
 
 
-def _step(tmp_path: Path, name: str, *command: str, after=(), log=None) -> int:
+def _step(tmp_path: Path, name: str, *command: str, after=(), log=None, fresh=None) -> int:
     argv = ["--stamp_dir", str(tmp_path / "done")]
+    if fresh:
+        argv += ["--fresh", str(fresh)]
     for a in after:
         argv += ["--after", a]
     if log:
@@ -87,3 +89,24 @@ def test_times_lists_every_step_and_the_elapsed_time(tmp_path, capsys):
     assert once.main(["--stamp_dir", str(tmp_path / "done"), "--times"]) == 0
     table = capsys.readouterr().out
     assert "| one |" in table and "| two |" in table and "**elapsed**" in table
+
+
+def test_fresh_moves_the_results_aside_when_the_inputs_changed(tmp_path, capsys):
+    """A training whose config changed must start anew, not resume its finished run; an
+    interrupted one (no stamp yet) resumes."""
+    conf, exp = tmp_path / "conf.yaml", tmp_path / "exp_a"
+    conf.write_text("lr: 1\n")
+    cmd = ["sh", "-c", f"mkdir -p {exp} && echo trained >> {exp}/log", "x", str(conf)]
+    assert _step(tmp_path, "train", *cmd, fresh=exp) == 0
+    assert _step(tmp_path, "train", *cmd, fresh=exp) == 0  # done: nothing moved
+    assert sorted(p.name for p in tmp_path.glob("exp_a*")) == ["exp_a"]
+    conf.write_text("lr: 2\n")
+    assert _step(tmp_path, "train", *cmd, fresh=exp) == 0
+    moved = sorted(p.name for p in tmp_path.glob("exp_a.old_*"))
+    assert len(moved) == 1 and (exp / "log").read_text() == "trained\n"
+    assert "moved" in capsys.readouterr().out
+    # interrupted (no stamp): the directory stays and the step resumes in it
+    (tmp_path / "done" / "train").unlink()
+    conf.write_text("lr: 3\n")
+    assert _step(tmp_path, "train", *cmd, fresh=exp) == 0
+    assert (exp / "log").read_text() == "trained\ntrained\n"
