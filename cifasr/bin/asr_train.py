@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         info, out_dir, opts = start(args, config, resolve_config)
     except StartError as e:
-        print(f"asr_train: {e}", file=sys.stderr)
+        if e.report:
+            logger.error("%s", e)
         return 1
     try:
         return _train(args, config, info, out_dir, opts)

@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         info, out_dir, opts = start(args, config, resolve_lm_config)
     except StartError as e:
-        print(f"lm_train: {e}", file=sys.stderr)
+        if e.report:
+            logger.error("%s", e)
         return 1
     model = build_lm(config).to(info.device)
     logger.info("LM parameters: %s", f"{count_parameters(model):,}")

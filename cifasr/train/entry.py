@@ -52,7 +52,13 @@ _LOCKS: list[ExperimentLock] = []
 
 
 class StartError(RuntimeError):
-    """Training cannot start in its experiment directory; the message says why and what to do."""
+    """Training cannot start in its experiment directory; the message says why and what to do.
+
+    ``report`` is False on the processes other than rank 0, which stop for the same reason."""
+
+    def __init__(self, message: str, report: bool = True) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 def add_common_args(p: argparse.ArgumentParser) -> None:
@@ -144,7 +150,7 @@ def start(
         if info.is_main and message is None:
             logger.info("%d processes (%s)", info.world_size, dist.get_backend())
     if message is not None:
-        raise StartError(message)
+        raise StartError(message, report=info.is_main)
     set_all_random_seed(opts.seed)
     return info, out_dir, opts
 
