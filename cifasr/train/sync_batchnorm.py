@@ -8,6 +8,11 @@ DDP: on CUDA into :class:`torch.nn.SyncBatchNorm` (its fused kernels), on the CP
 
 Both keep the parameter and buffer names of the layer they replace, so checkpoints load into
 the unconverted model (inference, averaging) unchanged.
+
+The statistics are those of the frames the layers see, padding included (the conformer's
+convolution module normalises its padded batch): N processes then equal one process exactly when
+each process's share of a global batch pads to the global batch's length, and up to the effect
+of the padded frames otherwise.
 """
 
 from __future__ import annotations
