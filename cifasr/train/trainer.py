@@ -509,9 +509,12 @@ class Trainer:
             and self.refs_fn is not None
             and self.opts.valid_decode_utts > 0
         )
+        plot = self.dist.is_main and self.plot_fn is not None and self.opts.plot_utts > 0
+        if not (decode or plot):
+            return
         for batch in self.data.decode_batches():
             batch = _to_device(batch, self.dist.device)
-            if self.dist.is_main and self.plot_fn is not None and plotted < self.opts.plot_utts:
+            if plot and plotted < self.opts.plot_utts:
                 plot_dir.mkdir(parents=True, exist_ok=True)
                 self.plot_fn(self.model, batch, plot_dir / f"{epoch}epoch")
                 plotted += len(batch["utt_id"])
