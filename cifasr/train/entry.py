@@ -28,7 +28,6 @@ import torch
 import torch.distributed as dist
 import yaml
 
-from cifasr.bin._common import str2bool
 from cifasr.tasks.asr import OPTIM_CHOICES
 from cifasr.train.checkpoint import remove_stale_temp_files
 from cifasr.train.distributed import DistInfo, init_distributed
@@ -40,7 +39,7 @@ from cifasr.train.experiment_dir import (
 )
 from cifasr.train.options import TrainerOptions
 from cifasr.train.trainer import set_all_random_seed
-from cifasr.utils.cli import apply_overrides, parse_overrides
+from cifasr.utils.cli import apply_overrides, parse_overrides, str2bool
 from cifasr.utils.config import ConfigError, dump_config, load_config
 
 logger = logging.getLogger(__name__)
