@@ -87,12 +87,15 @@ def write_synthetic_corpus(
     seed: int = 0,
     frames_per_token: int = 8,
     nan_utts: tuple = (),
+    chars_per_utt: tuple = (),
 ) -> dict:
     """A learnable toy corpus: each character has a fixed random fbank-like template of
     ``frames_per_token`` frames; an utterance is its characters' templates in a row plus noise.
 
     Writes ``feats.scp``/``feats.ark``, ``utt2num_frames``, ``text`` and ``tokens.txt`` under
     ``out_dir`` and returns their paths. Utterances listed in ``nan_utts`` get NaN features.
+    ``chars_per_utt`` fixes the number of characters of each utterance (default: 2 to 5 at
+    random), and so its length (``frames_per_token`` frames per character).
     """
     from pathlib import Path
 
@@ -108,6 +111,8 @@ def write_synthetic_corpus(
     with kaldiio.WriteHelper(f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}") as writer:
         for u in range(num_utts):
             n = int(rng.integers(2, 6))
+            if chars_per_utt:
+                n = chars_per_utt[u]
             ids = rng.integers(0, num_chars, size=n)
             feats = np.concatenate([templates[i] for i in ids])
             feats = feats + rng.normal(0, 0.1, size=feats.shape).astype(np.float32)
@@ -134,6 +139,13 @@ def synthetic_corpus(tmp_path):
     return write_synthetic_corpus(tmp_path / "data")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def corpus_factory():
+    """``write_synthetic_corpus`` (session scope, so module-scoped fixtures can use it too)."""
     return write_synthetic_corpus
+
+
+@pytest.fixture(scope="session")
+def tiny_config_factory():
+    """``tiny_asr_config`` (session scope, so module-scoped fixtures can use it too)."""
+    return tiny_asr_config

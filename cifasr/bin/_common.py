@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 
+from cifasr.utils.cli import str2bool
+
+__all__ = ["add_log_level", "setup_logging", "str2bool"]
+
 
 def setup_logging(level: str = "INFO") -> None:
     """ESPnet-style log lines: time, module:line, level, message."""
@@ -12,16 +16,6 @@ def setup_logging(level: str = "INFO") -> None:
         level=level.upper(),
         format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s",
     )
-
-
-def str2bool(value: str) -> bool:
-    """``true``/``false`` (any case), as ESPnet's option parser accepts them."""
-    lowered = value.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")
 
 
 def add_log_level(parser: argparse.ArgumentParser) -> None:

@@ -5,10 +5,26 @@
         --valid_feats_scp dump/fbank/dev/feats.scp --valid_text dump/fbank/dev/text \\
         --token_list data/zh_token_list/char/tokens.txt --output_dir exp/asr_train_cif
 
-Several processes: ``torchrun --nproc_per_node N -m cifasr.bin.asr_train ... --ngpu 1`` (or
-``--ngpu 0`` on CPUs, with gloo). Any config key can be overridden on the command line:
-``--max_epoch 10``, ``--encoder_conf num_blocks=12``, ``--encoder_conf '{num_blocks: 12}'``.
-Re-running the same command resumes from ``<output_dir>/checkpoint.pth``.
+Several processes (DDP), one per device, launched by torchrun:
+
+    torchrun --standalone --nproc_per_node N -m cifasr.bin.asr_train ... --ngpu 1   # N GPUs, NCCL
+    torchrun --standalone --nproc_per_node N -m cifasr.bin.asr_train ... --ngpu 0   # CPU, gloo
+
+``--ngpu`` is per process: 1 (each process takes the GPU of its local rank) or 0 (the CPU). asr.sh
+``--ngpu N`` does this for stage 11: with CUDA, N NCCL processes with one GPU each; without
+CUDA, N gloo CPU processes for N > 1 (each with OMP_NUM_THREADS = cores // N unless set) and one
+CPU process for N <= 1. More machines: torchrun's ``--nnodes --node_rank --master_addr
+--master_port`` (asr.sh ``--num_nodes --node_rank --master_addr --master_port``). The global
+batch is ``batch_bins`` whatever N (each process takes its share of every batch);
+``sync_batchnorm: true`` makes BatchNorm statistics those of the global batch.
+
+Any config key can be overridden on the command line: ``--max_epoch 10``,
+``--encoder_conf num_blocks=12``, ``--encoder_conf '{num_blocks: 12}'``. Re-running the same
+command resumes from ``<output_dir>/checkpoint.pth``; a re-run whose config differs in a key
+that changes training is refused (naming the keys): give another ``--output_dir`` or
+``--resume false`` (the old run moves to ``<output_dir>/previous_runs/``). One training per
+``--output_dir`` at a time (a lock file). ``--init_param`` weights must come from the same token
+list (checked against the checkpoint or the ``config.yaml`` beside it).
 """
 
 from __future__ import annotations
@@ -22,14 +38,21 @@ from typing import Any
 
 import torch
 
+from cifasr.bin._common import str2bool
 from cifasr.data.loader import build_dataloader
 from cifasr.data.tokenizer import Tokenizer
 from cifasr.frontend.fbank import FbankConfig
 from cifasr.models.recognize import recognize
 from cifasr.tasks.asr import build_model, count_parameters, read_token_list, resolve_config
-from cifasr.train.checkpoint import load_checkpoint, model_state
+from cifasr.train.checkpoint import (
+    TokenListMismatch,
+    check_token_list,
+    load_checkpoint,
+    model_state,
+)
 from cifasr.train.distributed import DistInfo
 from cifasr.train.entry import (
+    StartError,
     add_common_args,
     build_optimizer,
     config_or_exit,
@@ -39,6 +62,7 @@ from cifasr.train.entry import (
 from cifasr.train.options import TrainerOptions
 from cifasr.train.plot import plot_cif_firing
 from cifasr.train.trainer import TrainData, Trainer
+from cifasr.train.valid_cer import cer_units
 from cifasr.utils.config import ConfigError, dump_config
 
 logger = logging.getLogger("cifasr.bin.asr_train")
@@ -74,6 +98,12 @@ def get_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--valid_extra_scp", action="append", default=[], metavar="NAME=SCP")
     p.add_argument("--init_param", help="initialise the model from a checkpoint (weights only)")
+    p.add_argument(
+        "--ignore_token_list_mismatch",
+        type=str2bool,
+        default=False,
+        help="load --init_param weights even when they were trained with another token list",
+    )
     return p
 
 
@@ -125,12 +155,44 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         parser.error("missing " + ", ".join(f"--{k}" for k in missing))
 
-    info, out_dir, opts = start(args, config)
+    try:
+        info, out_dir, opts = start(args, config, resolve_config)
+    except StartError as e:
+        if e.report:
+            logger.error("%s", e)
+        return 1
+    try:
+        return _train(args, config, info, out_dir, opts)
+    except TokenListMismatch as e:
+        logger.error("%s", e)
+        return 1
+    finally:
+        if info.distributed and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _train(
+    args: argparse.Namespace,
+    config: dict[str, Any],
+    info: DistInfo,
+    out_dir: Path,
+    opts: TrainerOptions,
+) -> int:
     model = build_model(config).to(info.device)
     logger.info("model:\n%s", model)
     logger.info("parameters: %s", f"{count_parameters(model):,}")
     if args.init_param:
-        model.load_state_dict(model_state(load_checkpoint(args.init_param)))
+        state = load_checkpoint(args.init_param)
+        try:
+            if not check_token_list(args.init_param, state, config["token_list"]):
+                logger.warning("cannot check the token list of %s", args.init_param)
+        except TokenListMismatch as e:
+            if not args.ignore_token_list_mismatch:
+                raise TokenListMismatch(
+                    f"--init_param: {e}; pass --ignore_token_list_mismatch true to load it anyway"
+                ) from e
+            logger.warning("--init_param: %s (loaded anyway: --ignore_token_list_mismatch)", e)
+        model.load_state_dict(model_state(state))
         logger.info("initialised from %s", args.init_param)
     optimizer, scheduler = build_optimizer(config, model)
     tokenizer = Tokenizer(config["token_list"], config["token_type"], config["bpemodel"])
@@ -143,22 +205,17 @@ def main(argv: list[str] | None = None) -> int:
         out_dir,
         info,
         decode_fn=lambda m, batch: [
-            tokenizer.ids2text(h[0].token_ids)
+            cer_units(h[0].token_ids, tokenizer)
             for h in recognize(m, batch["speech"], batch["speech_lengths"], beam_size=1)[0]
         ],
         refs_fn=lambda batch: [
-            tokenizer.ids2text(row[: int(n)])
+            cer_units(row[: int(n)], tokenizer)
             for row, n in zip(batch["text"].tolist(), batch["text_lengths"].tolist())
         ],
         plot_fn=lambda m, b, prefix: plot_cif_firing(m, b, prefix, max_utts=opts.plot_utts),
+        token_list=config["token_list"],
     )
-    if not args.resume and trainer.checkpoint_path.exists():
-        old = trainer.checkpoint_path.with_suffix(".pth.old")
-        logger.info("--resume false: moving %s to %s", trainer.checkpoint_path, old)
-        trainer.checkpoint_path.rename(old)
     trainer.run()
-    if info.distributed:
-        torch.distributed.destroy_process_group()
     return 0
 
 
@@ -207,16 +264,22 @@ def build_train_data(
             **common,
         )
         valid_batches = lambda: valid_loader  # noqa: E731
-        if info.is_main and (opts.valid_decode_utts > 0 or opts.plot_utts > 0):
-            decode_loader, _ = build_dataloader(
+        subset = opts.valid_decode_utts if opts.valid_decode_utts > 0 else opts.plot_utts
+        if subset > 0:
+            # The first `subset` utterances (longest first) in batches that do not depend on the
+            # number of processes, each process decoding its share of them.
+            decode_loader, decode_sampler = build_dataloader(
                 args.valid_feats_scp,
                 args.valid_text,
                 batch_bins=bins,
                 max_batch_size=16,
                 shuffle=False,
                 num_workers=0,
+                world_size=info.world_size,
+                rank=info.rank,
                 **common,
             )
+            decode_sampler.keep_first(subset)
             decode_batches = lambda: decode_loader  # noqa: E731
     return TrainData(
         train_batches=train_batches,

@@ -23,6 +23,7 @@ from cifasr.data.tokenizer import Tokenizer
 from cifasr.tasks.asr import count_parameters, read_token_list
 from cifasr.tasks.lm import build_lm, resolve_lm_config
 from cifasr.train.entry import (
+    StartError,
     add_common_args,
     build_optimizer,
     config_or_exit,
@@ -74,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         parser.error("missing " + ", ".join(f"--{k}" for k in missing))
 
-    info, out_dir, opts = start(args, config)
+    try:
+        info, out_dir, opts = start(args, config, resolve_lm_config)
+    except StartError as e:
+        if e.report:
+            logger.error("%s", e)
+        return 1
     model = build_lm(config).to(info.device)
     logger.info("LM parameters: %s", f"{count_parameters(model):,}")
     optimizer, scheduler = build_optimizer(config, model)
@@ -108,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         valid = lambda: valid_loader  # noqa: E731
     data = TrainData(train_batches, lambda epoch: sampler.num_batches, valid)
-    trainer = Trainer(model, optimizer, scheduler, opts, data, out_dir, info)
+    trainer = Trainer(
+        model, optimizer, scheduler, opts, data, out_dir, info, token_list=config["token_list"]
+    )
     trainer.run()
     if info.is_main:
         for rec in trainer.reporter.history[-1:]:

@@ -3,7 +3,9 @@
 The file format is ESPnet's ``feats_stats.npz``: ``count`` (int64 scalar, frames), ``sum`` (D,)
 float64 and ``sum_square`` (D,) float64; :class:`cifasr.frontend.normalize.GlobalMVN` reads it.
 Sums are accumulated in float64 per utterance, so splitting the work across jobs changes the
-result only by float64 rounding.
+result only by float64 rounding. A non-finite feature value (inf/nan) would make every statistic
+non-finite and the normalised features of every utterance NaN: it is refused, naming the
+utterance, and non-finite statistics are never written or merged.
 """
 
 from __future__ import annotations
@@ -57,8 +59,19 @@ class CmvnStats:
         var = self.sum_square / max(self.count, 1) - mean**2
         return mean, np.sqrt(np.maximum(var, eps))
 
+    def check_finite(self, source: str) -> None:
+        """Raise ValueError (naming ``source``) unless every statistic is finite."""
+        bad = ~(np.isfinite(self.sum) & np.isfinite(self.sum_square))
+        if bad.any():
+            raise ValueError(
+                f"{source}: CMVN statistics are not finite in {int(bad.sum())} of {bad.size} "
+                f"dimensions (e.g. dimension {int(np.flatnonzero(bad)[0])}); the features "
+                f"they were computed from hold inf or nan values: recompute them (stage 3)"
+            )
+
     def save(self, path: str | Path) -> None:
-        """Write ``feats_stats.npz`` (ESPnet's keys)."""
+        """Write ``feats_stats.npz`` (ESPnet's keys); refuses non-finite statistics."""
+        self.check_finite(f"cannot write {path}")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as f:
             np.savez(
@@ -86,7 +99,8 @@ def accumulate_cmvn(feats_scp: str | Path) -> CmvnStats:
     """Statistics of every utterance of a feats.scp (one pass, one matrix in memory at a time).
 
     Raises:
-        ValueError: the scp is empty or two utterances differ in dimension (names the key).
+        ValueError: the scp is empty, two utterances differ in dimension, or an utterance has
+            inf/nan values (names the scp line and the key).
         cifasr.data.ark.ArkReadError: an entry cannot be read (names the scp line and key).
     """
     stats: CmvnStats | None = None
@@ -101,6 +115,15 @@ def accumulate_cmvn(feats_scp: str | Path) -> CmvnStats:
             raise ValueError(
                 f"{feats_scp}: line {e.line}: utterance '{e.key}' has dimension {feats.shape[1]}, "
                 f"earlier utterances {stats.sum.shape[0]}"
+            )
+        finite = np.isfinite(feats)
+        if not finite.all():
+            frames = np.flatnonzero(~finite.all(axis=1))
+            raise ValueError(
+                f"{feats_scp}: line {e.line}: utterance '{e.key}' has {int((~finite).sum())} "
+                f"inf/nan feature value(s) in {frames.size} frame(s) (first: frame "
+                f"{int(frames[0])}); they would make the CMVN statistics non-finite. Check its "
+                f"audio and features, or remove it from the data directory"
             )
         stats.add(feats)
     assert stats is not None
@@ -119,4 +142,5 @@ def merge_cmvn_files(paths: Iterable[str | Path]) -> CmvnStats:
             total.merge(stats)
     if total is None:
         raise ValueError("merge_cmvn_files: no files given")
+    total.check_finite("merge_cmvn_files")
     return total

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from kaldiio.matio import write_array
 
-from cifasr.data.audio import AudioError, read_audio
+from cifasr.data.audio import AudioError, CorruptAudioError, read_audio
 from cifasr.data.kaldi_files import read_kaldi_entries
 from cifasr.frontend.fbank import FbankConfig
 
@@ -61,6 +61,8 @@ def _features(entry: str, config: FbankConfig) -> tuple[np.ndarray, int]:
     """Features and sample count of one wav.scp value; raises :class:`_Bad`."""
     try:
         samples, rate = read_audio(entry)
+    except CorruptAudioError as e:
+        raise _Bad("corrupt audio", str(e)) from e
     except AudioError as e:
         raise _Bad("unreadable audio", str(e)) from e
     if rate != config.sample_rate:
@@ -101,8 +103,9 @@ def dump_fbank(
             outputs and counts it in the report.
 
     Raises:
-        FbankDumpError: (with on_error="fail") missing/unreadable audio, another sample rate,
-            audio shorter than one window; the message names wav.scp, the line and the key.
+        FbankDumpError: (with on_error="fail") missing/unreadable/corrupt (truncated) audio,
+            another sample rate, audio shorter than one window; the message names wav.scp, the
+            line and the key.
     """
     if on_error not in ON_ERROR_CHOICES:
         raise ValueError(f"on_error must be one of {ON_ERROR_CHOICES}, got '{on_error}'")

@@ -194,6 +194,19 @@ class SequentialBatchSampler(Sampler[list[int]]):
         self.world_size = world_size
         self.rank = rank
 
+    def keep_first(self, num_items: int) -> None:
+        """Keep only the first ``num_items`` items of the (longest-first) order, cutting the last
+        batch kept: a subset that is the same whatever the number of ranks, which then split
+        its batches as usual (e.g. the validation decode of several training processes)."""
+        kept: list[list[int]] = []
+        left = max(num_items, 0)
+        for batch in self.batches:
+            if left <= 0:
+                break
+            kept.append(batch[:left])
+            left -= len(kept[-1])
+        self.batches = kept
+
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
         """Accepted for interface symmetry with :class:`BucketBatchSampler`; order is fixed."""
 

@@ -1,6 +1,7 @@
 """Process-group set-up from the environment that ``torchrun`` (or Slurm via torchrun) provides.
 
-One process per device: NCCL on GPUs, gloo on CPUs. A single process (no ``WORLD_SIZE`` or
+One process per device: NCCL on GPUs (``--ngpu 1`` in each process, one GPU each), gloo on CPUs
+(``--ngpu 0``: N processes share the machine's cores). A single process (no ``WORLD_SIZE`` or
 ``WORLD_SIZE=1``) needs no process group at all.
 """
 
@@ -68,6 +69,14 @@ def init_distributed(ngpu: int, timeout_minutes: int = 30) -> DistInfo:
         )
         logger.info("rank %d/%d joined the %s process group", rank, world_size, backend)
     return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
+
+
+def collective_device() -> torch.device:
+    """Where tensors for collectives of the default process group must be: the current GPU for
+    NCCL, the CPU otherwise."""
+    if dist.is_initialized() and dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 def all_reduce_sum(value: torch.Tensor, info: DistInfo) -> torch.Tensor:

@@ -1,5 +1,17 @@
 """What the training entry points (asr_train, lm_train) share: common options, config loading
-with command-line overrides, process set-up, optimiser construction."""
+with command-line overrides, process set-up, the experiment directory, optimiser construction.
+
+Starting in an experiment directory (:func:`start`, rank 0, before any other process reads it):
+take its lock (one training per directory), remove temporary files of an interrupted save, then
+
+- ``--resume true`` (default) with a ``checkpoint.pth``: compare ``config.yaml`` with this run's
+  config and refuse, naming the differing keys, unless they are only keys that do not change the
+  trained weights (:data:`cifasr.train.experiment_dir.RESUME_SAFE_KEYS`); a re-run after a
+  config change never silently continues (or keeps) the old model;
+- ``--resume false``: move the earlier run's files into ``previous_runs/<time>/`` and train anew;
+
+and write this run's ``config.yaml``.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +25,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
+import yaml
 
-from cifasr.bin._common import str2bool
 from cifasr.tasks.asr import OPTIM_CHOICES
+from cifasr.train.checkpoint import remove_stale_temp_files
 from cifasr.train.distributed import DistInfo, init_distributed
+from cifasr.train.experiment_dir import (
+    ExperimentBusy,
+    ExperimentLock,
+    config_differences,
+    move_previous_run,
+)
 from cifasr.train.options import TrainerOptions
 from cifasr.train.trainer import set_all_random_seed
-from cifasr.utils.cli import apply_overrides, parse_overrides
+from cifasr.utils.cli import apply_overrides, parse_overrides, str2bool
 from cifasr.utils.config import ConfigError, dump_config, load_config
 from cifasr.utils.precision import RECORD_KEY as PRECISION_KEY
 from cifasr.utils.precision import resolve_precision
@@ -28,6 +48,19 @@ logger = logging.getLogger(__name__)
 
 LOG_FORMAT = "[{host}] %(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s"
 
+# The lock of this process's experiment directory, held until the process ends.
+_LOCKS: list[ExperimentLock] = []
+
+
+class StartError(RuntimeError):
+    """Training cannot start in its experiment directory; the message says why and what to do.
+
+    ``report`` is False on the processes other than rank 0, which stop for the same reason."""
+
+    def __init__(self, message: str, report: bool = True) -> None:
+        super().__init__(message)
+        self.report = report
+
 
 def add_common_args(p: argparse.ArgumentParser) -> None:
     """--config, --print_config, --output_dir, --token_list, --ngpu, --resume, --log_level."""
@@ -35,8 +68,19 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--print_config", action="store_true", help="print the complete config and exit")
     p.add_argument("--output_dir", help="experiment directory")
     p.add_argument("--token_list", help="tokens.txt (stage 5)")
-    p.add_argument("--ngpu", type=int, default=0, help="GPUs per process (0: CPU)")
-    p.add_argument("--resume", type=str2bool, default=True, help="continue from checkpoint.pth")
+    p.add_argument(
+        "--ngpu",
+        type=int,
+        default=0,
+        help="GPUs per process: 1 (one GPU each, NCCL) or 0 (the CPU; gloo with torchrun)",
+    )
+    p.add_argument(
+        "--resume",
+        type=str2bool,
+        default=True,
+        help="true: continue from <output_dir>/checkpoint.pth (refused when the config changed); "
+        "false: move an earlier run into <output_dir>/previous_runs/ and train anew",
+    )
     p.add_argument("--log_level", default="INFO")
 
 
@@ -68,9 +112,23 @@ def setup_logging(level: str, info: DistInfo) -> None:
 
 
 def start(
-    args: argparse.Namespace, config: dict[str, Any]
+    args: argparse.Namespace,
+    config: dict[str, Any],
+    resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> tuple[DistInfo, Path, TrainerOptions]:
-    """Join the process group, set up logging, write ``config.yaml``, seed every RNG."""
+    """Join the process group, set up logging, prepare the experiment directory (see the module
+    docstring), write ``config.yaml``, seed every RNG.
+
+    Args:
+        args: the parsed common options (``--output_dir``, ``--ngpu``, ``--resume``, ...).
+        config: this run's resolved config.
+        resolve: the resolver of ``config`` (applied to the saved ``config.yaml`` too, so that
+            keys added by a newer version with their defaults are no difference).
+
+    Raises:
+        StartError: (on every process) the directory is locked by another training, or its
+            checkpoint was trained with another config.
+    """
     info = init_distributed(args.ngpu)
     setup_logging(args.log_level, info)
     out_dir = Path(args.output_dir)
@@ -78,14 +136,89 @@ def start(
     # What `amp` resolves to on this machine, recorded for the reader of config.yaml (another
     # machine may resolve `auto` differently; the key is ignored when the config is read again).
     precision = resolve_precision(opts.amp, info.device)
+    message = None
     if info.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        saved = {**config, PRECISION_KEY: precision.record()}
-        (out_dir / "config.yaml").write_text(dump_config(saved), encoding="utf-8")
-        logger.info("command: %s", " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]))
-        logger.info("wrote %s", out_dir / "config.yaml")
+        try:
+            saved = {**config, PRECISION_KEY: precision.record()}
+            prepare_output_dir(out_dir, saved, args.resume, resolve)
+        except StartError as e:
+            message = str(e)
+        else:
+            logger.info(
+                "command: %s", " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+            )
+    if info.distributed:
+        # rank 0's verdict to every process; no process reads the directory before it is ready
+        box = [message]
+        dist.broadcast_object_list(box, src=0)
+        message = box[0]
+        if info.is_main and message is None:
+            logger.info("%d processes (%s)", info.world_size, dist.get_backend())
+    if message is not None:
+        raise StartError(message, report=info.is_main)
     set_all_random_seed(opts.seed)
     return info, out_dir, opts
+
+
+def prepare_output_dir(
+    out_dir: Path,
+    config: dict[str, Any],
+    resume: bool,
+    resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> None:
+    """Lock ``out_dir``, clean it up, check or move aside an earlier run, write ``config.yaml``.
+
+    Raises:
+        StartError: locked by another process, or a checkpoint of another config.
+    """
+    try:
+        lock = ExperimentLock(out_dir)
+    except ExperimentBusy as e:
+        raise StartError(str(e)) from e
+    _LOCKS.append(lock)
+    remove_stale_temp_files(out_dir)
+    checkpoint = out_dir / "checkpoint.pth"
+    saved = out_dir / "config.yaml"
+    if resume and checkpoint.exists():
+        if saved.is_file():
+            differences = _differences(saved, config, resolve)
+            if differences:
+                lock.release()
+                _LOCKS.remove(lock)
+                raise StartError(
+                    f"{checkpoint} was trained with another config ({saved}); this run differs "
+                    f"in: {'; '.join(differences)}. Resuming would continue the old model as if "
+                    f"it had been trained with the new config. Train in a new --output_dir "
+                    f"(asr.sh: --asr_tag), or give --resume false to move the old run into "
+                    f"{out_dir / 'previous_runs'}/ and train anew"
+                )
+        else:
+            logger.warning(
+                "%s has no config.yaml: cannot check that its config is this one", out_dir
+            )
+    elif not resume or list(out_dir.glob("*epoch.pth")):
+        # --resume false, or model files without the checkpoint to resume them: a new run
+        moved = move_previous_run(out_dir)
+        if moved is not None:
+            logger.info("moved the files of an earlier run in %s to %s", out_dir, moved)
+    saved.write_text(dump_config(config), encoding="utf-8")
+    logger.info("wrote %s", saved)
+
+
+def _differences(
+    saved: Path,
+    config: dict[str, Any],
+    resolve: Callable[[dict[str, Any]], dict[str, Any]] | None,
+) -> list[str]:
+    """What differs (in keys that matter for resuming) between ``saved`` and ``config``."""
+    try:
+        old, _ = load_config(saved)
+        if resolve is not None:
+            old = resolve(old)
+    except ConfigError as e:
+        return [f"{saved} cannot be read as a config of this version ({e})"]
+    new = yaml.safe_load(dump_config(config))
+    return config_differences(yaml.safe_load(dump_config(old)), new)
 
 
 def build_optimizer(

@@ -47,6 +47,10 @@ class TrainerOptions:
         plot_utts: validation utterances whose CIF firing is plotted each epoch (0: none).
         use_tensorboard: write TensorBoard logs when tensorboard is installed.
         find_unused_parameters: DDP option (needed when some parameters get no gradient).
+        sync_batchnorm: with several processes, BatchNorm layers normalise with the statistics
+            of the global batch (all processes) instead of each process's share, so N processes
+            train what one process does with the same global batch; off: per-process statistics
+            (the original multi-GPU recipe). No effect with one process.
     """
 
     seed: int = 1
@@ -73,6 +77,7 @@ class TrainerOptions:
     plot_utts: int = 3
     use_tensorboard: bool = True
     find_unused_parameters: bool = False
+    sync_batchnorm: bool = False
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:

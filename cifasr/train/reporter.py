@@ -3,6 +3,10 @@
 Each batch's stats (per-token values) are accumulated weighted by the batch's token count, so an
 epoch mean is the mean over tokens, whatever the batch sizes. The whole state is plain Python
 data and travels in ``checkpoint.pth``.
+
+Several processes: each accumulates its own sums; the epoch means all-reduce them over the UNION
+of every process's keys (a process that saw no validation batch, or decoded nothing, adds zeros),
+so every process makes the same collective calls whatever it registered.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from cifasr.train.distributed import collective_device
 
 
 class Reporter:
@@ -41,25 +47,59 @@ class Reporter:
         self._sums[phase][key] = self._sums[phase].get(key, 0.0) + value
         self._weights[phase].setdefault(key, 0.0)
 
+    def add_ratio(self, phase: str, key: str, numerator: float, denominator: float) -> None:
+        """Add to a ratio reported as sum(numerator) / sum(denominator), e.g. a CER as edit
+        errors over reference tokens. Nothing is added when ``denominator`` is 0."""
+        if denominator <= 0:
+            return
+        self._sums[phase][key] = self._sums[phase].get(key, 0.0) + float(numerator)
+        self._weights[phase][key] = self._weights[phase].get(key, 0.0) + float(denominator)
+
+    def _pairs(
+        self, phases: list[str] | None, distributed: bool
+    ) -> dict[str, dict[str, tuple[float, float]]]:
+        """``phase -> key -> (sum, weight)`` of ``phases`` (None: all), summed over processes
+        when ``distributed``; every process must then make this call with the same arguments."""
+        local = sorted(
+            (p, k) for p in self._sums if phases is None or p in phases for k in self._sums[p]
+        )
+        several = (
+            distributed
+            and dist.is_available()
+            and dist.is_initialized()
+            and dist.get_world_size() > 1
+        )
+        keys = local
+        if several:
+            gathered: list[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(gathered, local)
+            keys = sorted({tuple(pk) for part in gathered for pk in part})
+        values = [
+            [self._sums.get(p, {}).get(k, 0.0), self._weights.get(p, {}).get(k, 0.0)]
+            for p, k in keys
+        ]
+        t = torch.tensor(values, dtype=torch.float64).reshape(len(keys), 2)
+        if several and keys:  # the same key list on every process: the same call everywhere
+            t = t.to(collective_device())
+            dist.all_reduce(t)
+            t = t.cpu()
+        out: dict[str, dict[str, tuple[float, float]]] = {}
+        for (p, k), (s, w) in zip(keys, t.tolist()):
+            out.setdefault(p, {})[k] = (s, w)
+        return out
+
     def means(self, phase: str, distributed: bool = False) -> dict[str, float]:
         """Current weighted means of a phase (sums for plain counters), over all processes when
-        ``distributed``."""
-        sums, weights = self._sums[phase], self._weights[phase]
-        keys = sorted(sums)
-        if distributed and dist.is_available() and dist.is_initialized():
-            t = torch.tensor([[sums[k], weights[k]] for k in keys], dtype=torch.float64)
-            if len(keys):
-                dist.all_reduce(t)
-            pairs = {k: (float(t[i, 0]), float(t[i, 1])) for i, k in enumerate(keys)}
-        else:
-            pairs = {k: (sums[k], weights[k]) for k in keys}
+        ``distributed`` (a collective call: every process must make it)."""
+        pairs = self._pairs([phase], distributed).get(phase, {})
         return {k: (s / w if w > 0 else s) for k, (s, w) in pairs.items()}
 
     def finish_epoch(self, epoch: int, extra: Mapping[str, Any], distributed: bool = False) -> dict:
-        """Close the epoch: store every phase's means (and ``extra``, e.g. lr, time) in history."""
+        """Close the epoch: store every phase's means (and ``extra``, e.g. lr, time) in history.
+        With ``distributed``, a collective call over the phases and keys of all processes."""
         record: dict[str, Any] = {"epoch": epoch, **extra}
-        for phase in sorted(self._sums):
-            record[phase] = self.means(phase, distributed)
+        for phase, pairs in sorted(self._pairs(None, distributed).items()):
+            record[phase] = {k: (s / w if w > 0 else s) for k, (s, w) in pairs.items()}
         self.history.append(record)
         self._sums.clear()
         self._weights.clear()
@@ -99,14 +139,24 @@ class Reporter:
         return self.history[-1]["epoch"] - best
 
     # ---------------------------------------------------------------- checkpointing
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "history": self.history,
-            "sums": {k: dict(v) for k, v in self._sums.items()},
-            "weights": {k: dict(v) for k, v in self._weights.items()},
-        }
+    def state_dict(self, distributed: bool = False) -> dict[str, Any]:
+        """Plain-data state; with ``distributed`` (a collective call) the running sums are those
+        of all processes, so that a resumed run counts every process's part of the epoch once
+        (load it with ``sums=True`` on one process only)."""
+        if distributed:
+            pairs = self._pairs(None, True)
+            sums = {p: {k: sw[0] for k, sw in kv.items()} for p, kv in pairs.items()}
+            weights = {p: {k: sw[1] for k, sw in kv.items()} for p, kv in pairs.items()}
+        else:
+            sums = {k: dict(v) for k, v in self._sums.items()}
+            weights = {k: dict(v) for k, v in self._weights.items()}
+        return {"history": self.history, "sums": sums, "weights": weights}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any], sums: bool = True) -> None:
+        """Restore the history and, with ``sums``, the running sums of the current epoch."""
         self.history = list(state["history"])
-        self._sums = defaultdict(dict, {k: dict(v) for k, v in state["sums"].items()})
-        self._weights = defaultdict(dict, {k: dict(v) for k, v in state["weights"].items()})
+        self._sums = defaultdict(dict)
+        self._weights = defaultdict(dict)
+        if sums:
+            self._sums.update({k: dict(v) for k, v in state["sums"].items()})
+            self._weights.update({k: dict(v) for k, v in state["weights"].items()})

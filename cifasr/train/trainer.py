@@ -8,7 +8,15 @@ one process with that whole batch (fairseq's per-token normalisation, docs/losse
 Resume: ``checkpoint.pth`` (written atomically every epoch and every ``save_every_steps``
 updates) holds the model, optimiser, scheduler, grad scaler, reporter, the position in the epoch
 and every RNG state, so re-running the same command after a crash continues with the same data
-order and the same random draws, ending with the weights an uninterrupted run would have.
+order and the same random draws, ending with the weights an uninterrupted run would have. It also
+records the token list's hash: resuming with another token list is refused.
+
+Several processes (``torchrun``): every process runs the same number of updates and takes part
+in the same collectives. ``sync_batchnorm`` makes BatchNorm use the statistics of the global batch
+(:mod:`cifasr.train.sync_batchnorm`); validation runs on every process over its share of the
+validation set, and the validation decode likewise over its share of the decode subset, its
+edit errors and reference tokens summed over processes, so the reported CER is that of the
+whole subset whatever the number of processes (a process with nothing to validate adds zeros).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,15 +38,18 @@ import torch.distributed as dist
 from torch import nn
 
 from cifasr.train.checkpoint import (
+    TokenListMismatch,
     average_checkpoints,
     load_checkpoint,
     save_atomic,
+    token_list_hash,
 )
 from cifasr.train.distributed import DistInfo, all_reduce_sum
 from cifasr.train.options import TrainerOptions
 from cifasr.train.plot import plot_curves
 from cifasr.train.reporter import Reporter
-from cifasr.utils.edit_distance import edit_distance
+from cifasr.train.sync_batchnorm import convert_sync_batchnorm
+from cifasr.train.valid_cer import count_errors
 from cifasr.utils.precision import resolve_precision
 
 logger = logging.getLogger(__name__)
@@ -50,6 +61,8 @@ class TooManyBadSteps(RuntimeError):
     """Raised after ``max_bad_steps`` consecutive non-finite updates."""
 
 
+
+
 @dataclass
 class TrainData:
     """What the trainer needs to read data, independent of how batches are made.
@@ -58,9 +71,11 @@ class TrainData:
         train_batches: ``(epoch, start) -> iterator`` over this process's training batches of that
             epoch, beginning at global batch ``start`` (the same order for a given epoch).
         num_train_batches: ``epoch -> number of global batches`` in that epoch.
-        valid_batches: ``() -> iterable`` over this process's validation batches.
-        decode_batches: ``() -> iterable`` over the validation batches used for the greedy decode
-            and the CIF plots (rank 0 only); None disables both.
+        valid_batches: ``() -> iterable`` over this process's validation batches (possibly
+            none).
+        decode_batches: ``() -> iterable`` over this process's share of the validation subset
+            for the greedy decode (every process) and the CIF plots (rank 0's first batches);
+            None disables both.
     """
 
     train_batches: Callable[[int, int], Iterator[Batch]]
@@ -139,10 +154,13 @@ class Trainer:
         data: the data callbacks.
         output_dir: the experiment directory (checkpoints, images, tensorboard).
         dist_info: this process's rank and device.
-        decode_fn: ``(model, batch) -> list[str]`` hypotheses for the validation greedy decode
-            (None: no decode CER).
+        decode_fn: ``(model, batch) -> list of unit sequences``, the hypotheses of the validation
+            greedy decode as CER units (see :func:`cifasr.train.valid_cer.cer_units`; None: no
+            decode CER).
+        refs_fn: ``batch -> list of unit sequences``, the references of a batch as CER units.
         plot_fn: ``(model, batch, path_prefix) -> None`` writes CIF firing plots (None: none).
-        refs_fn: ``batch -> list[str]`` the reference texts of a batch, for the decode CER.
+        token_list: the token list the model's ids index; its hash goes into ``checkpoint.pth``
+            and a checkpoint of another list is not resumed (None: not checked).
     """
 
     def __init__(
@@ -154,9 +172,10 @@ class Trainer:
         data: TrainData,
         output_dir: str | Path,
         dist_info: DistInfo | None = None,
-        decode_fn: Callable[[nn.Module, Batch], list[str]] | None = None,
-        refs_fn: Callable[[Batch], list[str]] | None = None,
+        decode_fn: Callable[[nn.Module, Batch], list[Sequence[Hashable]]] | None = None,
+        refs_fn: Callable[[Batch], list[Sequence[Hashable]]] | None = None,
         plot_fn: Callable[[nn.Module, Batch, Path], None] | None = None,
+        token_list: Sequence[str] | None = None,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -168,6 +187,7 @@ class Trainer:
         self.decode_fn = decode_fn
         self.refs_fn = refs_fn
         self.plot_fn = plot_fn
+        self.token_list = list(token_list) if token_list is not None else None
         self.reporter = Reporter()
         self.epoch = 1
         self.batch_in_epoch = 0  # global batches of the current epoch already consumed
@@ -180,6 +200,8 @@ class Trainer:
         )
         self.ddp_model: nn.Module = model
         if self.dist.distributed:
+            if self.opts.sync_batchnorm:
+                self.model = model = convert_sync_batchnorm(model, self.dist.device)
             self.ddp_model = nn.parallel.DistributedDataParallel(
                 model,
                 device_ids=[self.dist.device] if self.dist.device.type == "cuda" else None,
@@ -209,12 +231,17 @@ class Trainer:
         return self.output_dir / "checkpoint.pth"
 
     def state_dict(self) -> dict[str, Any]:
+        """The whole training state (a collective call with several processes: the reporter's
+        running sums are those of every process)."""
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "scaler": self.scaler.state_dict(),
-            "reporter": self.reporter.state_dict(),
+            "reporter": self.reporter.state_dict(distributed=self.dist.distributed),
+            "token_list_sha1": (
+                token_list_hash(self.token_list) if self.token_list is not None else None
+            ),
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
             "num_updates": self.num_updates,
@@ -223,8 +250,10 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> None:
+        """Write ``checkpoint.pth`` (rank 0; every process must call it)."""
+        state = self.state_dict()
         if self.dist.is_main:
-            save_atomic(self.state_dict(), self.checkpoint_path)
+            save_atomic(state, self.checkpoint_path)
             logger.info(
                 "saved %s (epoch %d, batch %d, update %d)",
                 self.checkpoint_path,
@@ -238,12 +267,14 @@ class Trainer:
         if not self.checkpoint_path.exists():
             return False
         state = load_checkpoint(self.checkpoint_path, map_location=self.dist.device)
+        self._check_token_list(state.get("token_list_sha1"))
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        self.reporter.load_state_dict(state["reporter"])
+        # the saved sums are those of all processes: restore them on one process only
+        self.reporter.load_state_dict(state["reporter"], sums=self.dist.is_main)
         self.epoch = state["epoch"]
         self.batch_in_epoch = state["batch_in_epoch"]
         self.num_updates = state["num_updates"]
@@ -257,6 +288,16 @@ class Trainer:
             self.num_updates,
         )
         return True
+
+    def _check_token_list(self, saved: str | None) -> None:
+        if self.token_list is None or saved is None or saved == token_list_hash(self.token_list):
+            return
+        raise TokenListMismatch(
+            f"{self.checkpoint_path} was trained with another token list (sha1 {saved[:12]}) than "
+            f"this run's ({len(self.token_list)} tokens, sha1 "
+            f"{token_list_hash(self.token_list)[:12]}); its output ids would mean other tokens. "
+            f"Train in a new --output_dir, or restore the token list it was trained with"
+        )
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> None:
@@ -381,7 +422,8 @@ class Trainer:
                 # fp16 overflow: the scaler skips the step and lowers the scale; not an error
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
-                self.reporter.add("train", "fp16_overflows", 1.0)
+                if self.dist.is_main:
+                    self.reporter.add("train", "fp16_overflows", 1.0)
             else:
                 with torch.no_grad():
                     live = [b for b in self.model.buffers() if b.is_floating_point()]
@@ -409,7 +451,8 @@ class Trainer:
 
     def _bad_step(self, grad_norm: float) -> None:
         self.bad_steps += 1
-        self.reporter.add("train", "skipped_steps", 1.0)
+        if self.dist.is_main:  # every process skips the same steps: count them once
+            self.reporter.add("train", "skipped_steps", 1.0)
         logger.warning(
             "non-finite loss or gradient (grad norm %s) at update %d: step skipped "
             "(%d in a row, limit %d)",
@@ -429,8 +472,9 @@ class Trainer:
     # ------------------------------------------------------------------ validation
     @torch.no_grad()
     def validate(self, epoch: int) -> None:
-        """Every loss term and the teacher-forced metrics on the validation set, plus (rank 0) a
-        greedy decode CER on a subset, sample hypotheses and CIF plots."""
+        """Every loss term and the teacher-forced metrics on the validation set, plus a greedy
+        decode CER on a subset, sample hypotheses and (rank 0) CIF plots. Each process works on
+        its share; the epoch's means are reduced over processes by the reporter."""
         if self.data.valid_batches is None:
             return
         self.model.eval()
@@ -440,37 +484,50 @@ class Trainer:
             with self._autocast():
                 _, stats, weight = self.model(**_model_inputs(batch))
             self.reporter.register("valid", stats, float(weight))
-        if self.dist.is_main and self.data.decode_batches is not None:
+        if self.data.decode_batches is not None:
             self._decode_subset(epoch)
         self.model.train()
 
     def _decode_subset(self, epoch: int) -> None:
-        errors = chars = done = 0
+        """Greedy decode of this process's share of the decode subset: ``cer`` = edit errors
+        over reference units (tokens, ``<unk>`` one unit), summed over every process."""
+        errors = units = plotted = 0
         samples: list[tuple[str, str, str]] = []
         plot_dir = self.output_dir / "images" / "cif"
+        decode = (
+            self.decode_fn is not None
+            and self.refs_fn is not None
+            and self.opts.valid_decode_utts > 0
+        )
+        plot = self.dist.is_main and self.plot_fn is not None and self.opts.plot_utts > 0
+        if not (decode or plot):
+            return
         for batch in self.data.decode_batches():
-            if done >= max(self.opts.valid_decode_utts, self.opts.plot_utts):
-                break
             batch = _to_device(batch, self.dist.device)
-            if self.plot_fn is not None and done < self.opts.plot_utts:
+            if plot and plotted < self.opts.plot_utts:
                 plot_dir.mkdir(parents=True, exist_ok=True)
                 self.plot_fn(self.model, batch, plot_dir / f"{epoch}epoch")
-            if (
-                self.decode_fn is not None
-                and self.refs_fn is not None
-                and done < self.opts.valid_decode_utts
-            ):
-                with self._autocast():
-                    hyps = self.decode_fn(self.model, batch)
-                refs = self.refs_fn(batch)
-                for utt, hyp, ref in zip(batch["utt_id"], hyps, refs):
-                    errors += edit_distance(list(hyp), list(ref))
-                    chars += len(ref)
-                    if len(samples) < 3:
-                        samples.append((utt, ref, hyp))
-            done += len(batch["utt_id"])
-        if chars:
-            self.reporter.register("valid", {"cer": errors / chars}, float(chars))
+                plotted += len(batch["utt_id"])
+            if not decode:
+                if plotted >= self.opts.plot_utts:
+                    break
+                continue
+            with self._autocast():
+                hyps = self.decode_fn(self.model, batch)
+            refs = self.refs_fn(batch)
+            e, n = count_errors(hyps, refs)
+            errors, units = errors + e, units + n
+            for utt, hyp, ref in zip(batch["utt_id"], hyps, refs):
+                if len(samples) < 3:
+                    samples.append((utt, "".join(map(str, ref)), "".join(map(str, hyp))))
+        self.reporter.add_ratio("valid", "cer", errors, units)
+        if decode:
+            logger.info(
+                "validation decode%s: %d errors in %d reference tokens",
+                f" (rank {self.dist.rank}'s share)" if self.dist.distributed else "",
+                errors,
+                units,
+            )
         for utt, ref, hyp in samples:
             logger.info("%s REF: %s", utt, ref)
             logger.info("%s HYP: %s", utt, hyp)

@@ -7,6 +7,7 @@ mapping key by key.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,3 +61,13 @@ def apply_overrides(config: dict[str, Any], overrides: dict[str, Any]) -> dict[s
         else:
             out[key] = value
     return out
+
+
+def str2bool(value: str) -> bool:
+    """``true``/``false`` (any case), as ESPnet's option parser accepts them."""
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")

@@ -85,3 +85,55 @@ def test_rerun_redoes_nothing_and_gives_the_same_table(recipe: dict) -> None:
     assert ran == [], ran
     again = (recipe["dir"] / "RESULTS.md").read_text(encoding="utf-8")
     assert _table_rows(again) == _table_rows(recipe["table"])
+
+
+# The tests below run after the ones above (pytest keeps the file's order): they add to exp/.
+
+
+def test_stage_11_with_ngpu_2_trains_two_gloo_processes_on_a_cpu_machine(recipe: dict) -> None:
+    """asr.sh --ngpu 2 without CUDA: two gloo CPU processes, the conformer config of the recipe,
+    validation on (the toy dev set is one batch, so rank 1 validates nothing)."""
+    d = recipe["dir"]
+    r = subprocess.run(
+        [
+            "../../TEMPLATE/asr1/asr.sh", "--lang", "zh", "--fbank_config", "conf/fbank.yaml",
+            "--train_set", "train", "--valid_set", "dev", "--test_sets", "dev test",
+            "--ngpu", "2", "--asr_config", "conf/train_cif.yaml", "--asr_tag", "ddp2",
+            "--asr_args", "--max_epoch 1 --valid_decode_utts 4", "--stage", "11",
+            "--stop_stage", "11",
+        ],
+        cwd=d,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        encoding="utf-8",
+    )
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    assert "--ngpu 2: CUDA is not available" in r.stdout
+    assert "Stage 11: 2 processes per node (gloo, CPU, 1 threads each)" in r.stdout
+    log = (d / "exp" / "asr_ddp2" / "train.log").read_text(encoding="utf-8")
+    assert "2 processes (gloo)" in log
+    assert re.search(r"1epoch results: \[valid\] .*cer=", log), log[-3000:]
+    assert (d / "exp" / "asr_ddp2" / "valid.acc.best.pth").is_file()
+
+
+def test_a_changed_training_config_retrains_anew(recipe: dict) -> None:
+    """Changing the learning rate and re-running trains that row again from scratch (the old
+    experiment is moved aside), not a no-op resume of the finished checkpoint."""
+    d = recipe["dir"]
+    exp = d / "exp" / "asr_train_cif_fbank_char"
+    old_model = (exp / "valid.acc.best.pth").resolve().read_bytes()
+    conf = d / "conf" / "train_cif.yaml"
+    conf.write_text(conf.read_text().replace("lr: 2.0e-3", "lr: 1.0e-3"), encoding="utf-8")
+    third = _run(d)
+    assert third.returncode == 0, third.stdout[-4000:] + third.stderr[-4000:]
+    train_log = (d / "exp" / "train_cif.log").read_text(encoding="utf-8")
+    moved = re.search(
+        r"train_cif: its inputs changed since it last ran; moved (\S+) to (\S+)", train_log
+    )
+    assert moved and moved[1] == "exp/asr_train_cif_fbank_char", train_log[-3000:]
+    acd_log = (d / "exp" / "train_acd.log").read_text(encoding="utf-8")
+    assert acd_log.count("train_acd: done before, skipped") == 2  # the second and third run
+    config = (exp / "config.yaml").read_text(encoding="utf-8")
+    assert "lr: 0.001" in config
+    assert (exp / "valid.acc.best.pth").resolve().read_bytes() != old_model
+    assert (d / moved[2] / "valid.acc.best.pth").resolve().read_bytes() == old_model

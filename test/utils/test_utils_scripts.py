@@ -4,6 +4,7 @@ and the data-directory wrappers work from the shell."""
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,43 @@ def test_run_py_single_job_quotes_arguments_with_spaces(tmp_path: Path) -> None:
 def test_run_py_needs_job_in_log_name(tmp_path: Path) -> None:
     r = sh(f"{UTILS}/run.py JOB=1:2 same.log true", tmp_path)
     assert r.returncode == 1 and "must contain JOB" in r.stderr
+
+
+def test_run_py_appends_a_restarted_job_after_a_marker(tmp_path: Path) -> None:
+    assert sh(f"{UTILS}/run.py train.log ls first_run_missing", tmp_path).returncode == 1
+    assert sh(f"{UTILS}/run.py train.log echo second", tmp_path).returncode == 0
+    log = (tmp_path / "train.log").read_text()
+    first, second = log.split("# ---- restarted: the lines above are an earlier run of this job")
+    assert "first_run_missing" in first and "# Ended (code 2)" in first
+    assert "second" in second and "# Ended (code 0)" in second
+
+
+def test_killing_the_script_that_started_run_py_stops_its_jobs(tmp_path: Path) -> None:
+    # a job that starts a child of its own and waits, as torchrun does with its workers
+    (tmp_path / "job.sh").write_text("sleep 60 &\necho $! > child.pid\nwait\n")
+    script = subprocess.Popen(
+        ["bash", "-c", f"{UTILS}/run.py job.log bash job.sh; echo unreachable"], cwd=tmp_path
+    )
+    pid_file = tmp_path / "child.pid"
+    deadline = time.time() + 30
+    while not (pid_file.is_file() and pid_file.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    script.kill()  # SIGKILL: the recipe script cannot clean up itself
+    script.wait()
+    deadline = time.time() + 15
+    while _alive(child) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the job outlived the script that started it"
+    assert "# Ended (code -15)" in (tmp_path / "job.log").read_text()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
 
 
 PARSE = """

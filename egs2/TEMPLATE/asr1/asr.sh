@@ -25,10 +25,17 @@ unique_sets() {
         case "${seen}" in *" ${s} "*) ;; *) seen+="${s} "; echo "${s}" ;; esac
     done
 }
-# On a failed parallel step: show the error lines of its logs, then stop.
+# The last run in a job log (run.py appends a restarted job's log after a marker line).
+last_run() {
+    awk '/^# ---- restarted: /{n=0; delete l} {l[++n]=$0} END{for(i=1;i<=n;i++) print l[i]}' "$1"
+}
+# On a failed parallel step: show the error lines of its logs (their last run), then stop.
 fail_with_logs() {
+    local f
     log "Error: $1 failed; see $2"
-    grep -h -E "ERROR|Error|Traceback" $2 2>/dev/null | head -n 20 >&2 || true
+    for f in $2; do
+        [ -f "${f}" ] && last_run "${f}"
+    done | grep -E "ERROR|Error|Traceback" | head -n 20 >&2 || true
     exit 1
 }
 SECONDS=0
@@ -82,7 +89,7 @@ plm_batch_size=64       # Sentences per teacher forward.
 asr_config=             # Config for ASR model training.
 asr_args=               # Arguments for ASR model training, e.g., "--max_epoch 10".
 asr_tag=                # Suffix to the result dir for ASR model training.
-ngpu=1                  # GPUs per node (0: train and decode on the CPU).
+ngpu=1                  # GPUs per node (0: CPU). Without CUDA, N > 1 trains N gloo CPU processes.
 num_nodes=1             # Machines for training (torchrun rendezvous).
 node_rank=0             # This machine's rank among num_nodes.
 master_addr=localhost   # Address of node 0 (num_nodes > 1).
@@ -181,6 +188,18 @@ if [ -z "${inference_tag}" ]; then
     inference_tag+="_asr_model_${inference_asr_model%.*}"
 fi
 inference_nj=${inference_nj:-${nj}}
+# --ngpu N: with CUDA, stage 11 runs N NCCL processes (one GPU each) and the other stages use one
+# GPU; without CUDA, stage 11 runs N gloo CPU processes (N > 1; each with OMP_NUM_THREADS =
+# cores / N unless set) and every other stage runs on the CPU.
+gpus=0
+if [ "${ngpu}" -gt 0 ]; then
+    if ${python} -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then
+        gpus=${ngpu}
+    else
+        log "--ngpu ${ngpu}: CUDA is not available; training runs $(( ngpu > 1 ? ngpu : 1 ))" \
+            "CPU process(es), the other stages run on the CPU"
+    fi
+fi
 # Does the ASR config distil (stage 8 and the teacher features of stage 11)?
 distillers=
 if [ -n "${asr_config}" ] && [ -f "${asr_config}" ]; then
@@ -313,7 +332,7 @@ if "${use_lm}"; then
                 --valid_text "${data_feats}/${valid_set}/text" \
                 --token_list "${token_list}" --token_type "${token_type}" \
                 $( [ "${token_type}" = bpe ] && echo --bpemodel "${bpemodel}" ) \
-                --ngpu "$(min "${ngpu}" 1)" --output_dir "${lm_exp}" ${lm_args} \
+                --ngpu "$(min "${gpus}" 1)" --output_dir "${lm_exp}" ${lm_args} \
             || fail_with_logs "LM training" "${lm_exp}/train.log"
         for dset in ${test_sets}; do
             ${python} -m cifasr.bin.lm_perplexity --lm_train_config "${lm_exp}/config.yaml" \
@@ -338,7 +357,7 @@ if [ -n "${distillers}" ] && [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
                 --token_type "${token_type}" \
                 $( [ "${token_type}" = bpe ] && echo --bpemodel "${bpemodel}" ) \
                 --output_dir "${_out}" --batch_size "${plm_batch_size}" --dtype "${plm_dtype}" \
-                --device "$( [ "${ngpu}" -gt 0 ] && echo cuda || echo cpu )" \
+                --device "$( [ "${gpus}" -gt 0 ] && echo cuda || echo cpu )" \
             || fail_with_logs "PLM feature dump of ${dset}" "${_out}/plm_dump.log"
         log "Stage 8: ${_out}: $(wc -l < "${_out}/feats.scp") utterances," \
             "$(wc -l < "${_out}/imperfect_alignments" 2>/dev/null || echo 0) aligned imperfectly"
@@ -389,19 +408,33 @@ if [ ${stage} -le 11 ] && [ ${stop_stage} -ge 11 ]; then
         _opts+=(--train_extra_scp "plm=${plm_dir}/${train_set}/feats.scp"
                 --valid_extra_scp "plm=${plm_dir}/${valid_set}/feats.scp")
     fi
-    if [ "${ngpu}" -gt 1 ] || [ "${num_nodes}" -gt 1 ]; then
-        # One process per GPU on every node; the same command on each node with its --node_rank.
-        _launch=(torchrun --nnodes "${num_nodes}" --node_rank "${node_rank}"
-                 --nproc_per_node "${ngpu}" --master_addr "${master_addr}"
-                 --master_port "${master_port}" -m cifasr.bin.asr_train --ngpu 1)
+    _nproc=$(( ngpu > 1 ? ngpu : 1 ))
+    _threads=${OMP_NUM_THREADS:-}
+    if [ "${_nproc}" -gt 1 ] || [ "${num_nodes}" -gt 1 ]; then
+        # One process per GPU (NCCL), or without CUDA one per share of the cores (gloo); the same
+        # command on each node with its --node_rank.
+        _launch=(${python} -m torch.distributed.run --nproc_per_node "${_nproc}")
+        if [ "${num_nodes}" -gt 1 ]; then
+            _launch+=(--nnodes "${num_nodes}" --node_rank "${node_rank}"
+                      --master_addr "${master_addr}" --master_port "${master_port}")
+        else
+            _launch+=(--standalone)  # a free port: several trainings may share the machine
+        fi
+        if [ "${gpus}" -eq 0 ] && [ -z "${_threads}" ]; then
+            _threads=$(( $(nproc) / _nproc > 0 ? $(nproc) / _nproc : 1 ))
+        fi
+        log "Stage 11: ${_nproc} processes per node ($( [ "${gpus}" -gt 0 ] && echo "NCCL, one" \
+            "GPU each" || echo "gloo, CPU, ${_threads} threads each"))"
+        _launch+=(-m cifasr.bin.asr_train --ngpu "$(min "${gpus}" 1)")
     else
-        _launch=(${python} -m cifasr.bin.asr_train --ngpu "${ngpu}")
+        _launch=(${python} -m cifasr.bin.asr_train --ngpu "$(min "${gpus}" 1)")
     fi
     # shellcheck disable=SC2086
-    ${cuda_cmd} "${asr_exp}/train.log" "${_launch[@]}" "${_opts[@]}" ${asr_args} \
+    env ${_threads:+OMP_NUM_THREADS=${_threads}} ${cuda_cmd} "${asr_exp}/train.log" \
+        "${_launch[@]}" "${_opts[@]}" ${asr_args} \
         || fail_with_logs "ASR training" "${asr_exp}/train.log"
-    log "Stage 11: $(grep -c 'epoch results: \[valid\]' "${asr_exp}/train.log" || true) epochs;" \
-        "models in ${asr_exp}"
+    log "Stage 11: $(last_run "${asr_exp}/train.log" | grep -c 'epoch results: \[valid\]' || true)" \
+        "epochs trained; models in ${asr_exp}"
 fi
 
 if [ ${stage} -le 12 ] && [ ${stop_stage} -ge 12 ]; then
@@ -429,7 +462,7 @@ if [ ${stage} -le 12 ] && [ ${stop_stage} -ge 12 ]; then
         ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/asr_inference.JOB.log" \
             ${python} -m cifasr.bin.asr_inference "${_opts[@]}" \
                 --feats_scp "${_logdir}/feats.JOB.scp" --output_dir "${_logdir}/output.JOB" \
-                --ngpu "$(min "${ngpu}" 1)" ${inference_args} \
+                --ngpu "$(min "${gpus}" 1)" ${inference_args} \
             || fail_with_logs "decoding of ${dset}" "${_logdir}/asr_inference.*.log"
         ${python} -m cifasr.bin.merge_decode --output_dir "${_dir}" "${_logdir}"/output.*
         log "Stage 12: ${dset}: $(wc -l < "${_dir}/text") hypotheses," \

@@ -9,7 +9,8 @@
 #
 # Re-running after it finished redoes nothing: each step leaves a stamp in exp/.done/ holding a
 # hash of its command, of the files it names and of the steps it builds on; a step whose command,
-# configs or inputs changed runs again. Remove exp/.done to redo everything.
+# configs or inputs changed runs again (a training then starts anew: the experiment directory of
+# the earlier one is moved aside, to exp/<name>.old_<time>). Remove exp/.done to redo everything.
 set -euo pipefail
 
 log() {
@@ -21,8 +22,8 @@ SECONDS=0
 size=default            # default or toy (CI size)
 rows="cif acd lrd hkd"  # paper rows to train: conf/train_cif.yaml, conf/train_cif_<row>.yaml
 nj=2                    # parallel jobs for data, features and decoding
-train_jobs=2            # rows trained at the same time (one CPU thread each)
-ngpu=0                  # GPUs (0: everything on the CPU)
+train_jobs=2            # rows trained at the same time (one CPU thread each; 1 when ngpu > 1)
+ngpu=0                  # GPUs (0: CPU); without CUDA, N > 1 trains each row with N CPU processes
 lm_weights="0.2 0.4 0.6"  # LM weights tried on dev; the best one decodes both sets
 plm_dir=exp/plm_tiny    # where the tiny PLM teacher goes (save_pretrained directory)
 inference_asr_model=valid.acc.best.pth  # the epoch with the best dev accuracy
@@ -48,6 +49,9 @@ case "${size}" in
         ;;
     *) echo "$0: --size must be default or toy, got '${size}'" >&2; exit 2 ;;
 esac
+if [ "${ngpu}" -gt 1 ]; then
+    train_jobs=1  # each row already trains with ngpu processes
+fi
 
 asr=(../../TEMPLATE/asr1/asr.sh --lang zh --feats_type fbank --fs 16k
      --fbank_config conf/fbank.yaml --token_type char
@@ -56,16 +60,22 @@ asr=(../../TEMPLATE/asr1/asr.sh --lang zh --feats_type fbank --fs 16k
      --lm_config conf/train_lm.yaml --lm_args "${lm_args}" --plm "${plm_dir}"
      --inference_asr_model "${inference_asr_model}")
 
-# once NAME [--after STEP]... COMMAND...: run COMMAND unless it already succeeded with the same
-# arguments, the same contents of every file named in them and the same earlier STEPs (a step
-# whose input changed runs again, and so does every step after it).
+# once NAME [--after STEP]... [--fresh DIR] COMMAND...: run COMMAND unless it already succeeded
+# with the same arguments, the same contents of every file named in them and the same earlier
+# STEPs (a step whose input changed runs again, and so does every step after it). --fresh: when
+# the step succeeded before with other inputs, move DIR (its results) aside first, so that it
+# starts anew instead of resuming; an interrupted step (no stamp) still resumes.
 once() {
-    local name=$1 stamp key arg after=()
+    local name=$1 stamp key arg after=() fresh=
     shift
     while [ "$1" = --after ]; do
         after+=("exp/.done/$2")
         shift 2
     done
+    if [ "$1" = --fresh ]; then
+        fresh=$2
+        shift 2
+    fi
     stamp="exp/.done/${name}"
     key=$( {
         printf '%s\n' "$@"
@@ -74,6 +84,13 @@ once() {
     if [ -f "${stamp}" ] && [ "$(cat "${stamp}")" = "${key}" ]; then
         log "${name}: done before, skipped (remove ${stamp} to redo)"
         return 0
+    fi
+    if [ -n "${fresh}" ] && [ -f "${stamp}" ] && [ -d "${fresh}" ]; then
+        local old
+        old="${fresh}.old_$(date '+%Y%m%dT%H%M%S')"
+        mv "${fresh}" "${old}"
+        rm "${stamp}"  # if this run is interrupted, the next one resumes it
+        log "${name}: its inputs changed since it last ran; moved ${fresh} to ${old}"
     fi
     log "${name}: $*"
     "$@" || return  # explicit: errexit is off inside a function called from "... || ..."
@@ -106,7 +123,8 @@ once teacher --after data --after plm "${asr[@]}" --asr_config conf/train_cif_hk
 
 # 5. Training, train_jobs rows at a time, one thread each.
 train_row() {
-    OMP_NUM_THREADS=1 once "train_$1" --after data --after teacher "${asr[@]}" \
+    OMP_NUM_THREADS=1 once "train_$1" --after data --after teacher --fresh "$(exp_of "$1")" \
+        "${asr[@]}" \
         --asr_config "$(config_of "$1")" --asr_args "${asr_args}" --stage 11 --stop_stage 11 \
         >> "exp/train_$1.log" 2>&1 \
         || { log "training of $1 failed; see exp/train_$1.log"; return 1; }

@@ -48,3 +48,30 @@ def test_dimension_change_names_the_utterance(tmp_path: Path) -> None:
     message = "line 2: utterance 'b' has dimension 4, earlier utterances 5"
     with pytest.raises(ValueError, match=message):
         accumulate_cmvn(tmp_path / "x.scp")
+
+
+def test_an_inf_frame_is_refused_naming_the_utterance(tmp_path: Path) -> None:
+    mats = {f"u{i}": np.ones((4, 3), np.float32) for i in range(3)}
+    mats["u1"][2, 0] = np.inf
+    kaldiio.save_ark(str(tmp_path / "x.ark"), mats, scp=str(tmp_path / "x.scp"))
+    message = (
+        r"line 2: utterance 'u1' has 1 inf/nan feature value\(s\) in 1 frame\(s\) "
+        r"\(first: frame 2\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        accumulate_cmvn(tmp_path / "x.scp")
+
+
+def test_compute_cmvn_exits_1_and_writes_nothing_on_non_finite_features(tmp_path: Path) -> None:
+    from cifasr.bin.compute_cmvn import main
+
+    mats = {"a": np.ones((4, 3), np.float32), "b": np.full((2, 3), np.nan, np.float32)}
+    kaldiio.save_ark(str(tmp_path / "x.ark"), mats, scp=str(tmp_path / "x.scp"))
+    assert main(["--feats_scp", str(tmp_path / "x.scp"), "--out", str(tmp_path / "s.npz")]) == 1
+    assert not (tmp_path / "s.npz").exists()
+    # statistics that are already non-finite (a job file of an older version) are not merged
+    bad = CmvnStats(3, np.array([1.0, np.inf]), np.ones(2))
+    np.savez(tmp_path / "bad.npz", count=np.int64(3), sum=bad.sum, sum_square=bad.sum_square)
+    out = tmp_path / "merged.npz"
+    assert main(["--merge", str(tmp_path / "bad.npz"), "--out", str(out)]) == 1
+    assert not out.exists()

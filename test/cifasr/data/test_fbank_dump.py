@@ -10,7 +10,7 @@ import kaldiio
 import numpy as np
 import pytest
 
-from cifasr.data.audio import AudioError, read_audio
+from cifasr.data.audio import AudioError, CorruptAudioError, read_audio
 from cifasr.data.fbank_dump import FbankDumpError, dump_fbank
 from cifasr.data.kaldi_files import read_kaldi_map
 from cifasr.frontend.fbank import FbankConfig, compute_fbank
@@ -115,3 +115,39 @@ def test_pipe_entries_are_read(tmp_path: Path, write_wav) -> None:
     assert rate == 16000 and abs(samples.shape[0] - 16000 / 1.1) <= 2
     with pytest.raises(AudioError, match=r"command 'sox .*missing.wav.*' failed \(exit"):
         read_audio(f"sox -t wav {tmp_path / 'missing.wav'} -t wav - |")
+
+
+def _cut(path: Path, num_bytes: int) -> None:
+    """Keep the first ``num_bytes`` of a file, as a failed copy would (the header says more)."""
+    path.write_bytes(path.read_bytes()[:num_bytes])
+
+
+def test_truncated_wav_is_corrupt_not_kept_shorter(tmp_path: Path, make_wav_data_dir) -> None:
+    # 16000 samples = 32000 data bytes after the 44-byte header; keep half of them
+    d = make_wav_data_dir(tmp_path, LENGTHS)
+    _cut(tmp_path / "wav" / "s1-a.wav", 44 + 16000)
+    with pytest.raises(FbankDumpError) as err:
+        _dump(d)
+    assert (
+        "line 1: utterance 's1-a': audio file " in str(err.value)
+        and "is truncated: its header declares 32000 bytes of samples but it holds 16000 (50%)"
+        in str(err.value)
+    )
+
+
+def test_truncated_wavs_are_counted_as_corrupt_in_skip_mode(
+    tmp_path: Path, make_wav_data_dir
+) -> None:
+    d = make_wav_data_dir(tmp_path, LENGTHS)
+    _cut(tmp_path / "wav" / "s1-a.wav", 44 + 16000)
+    _cut(tmp_path / "wav" / "s1-b.wav", 300)  # fewer samples than one window: still corrupt
+    report = _dump(d, on_error="skip")
+    assert report.skipped == {"corrupt audio": ["s1-a", "s1-b"]}
+    assert list(read_kaldi_map(d / "feats.scp")) == ["s2-a"]
+
+
+def test_truncated_wav_through_a_pipe_is_corrupt(tmp_path: Path, write_wav) -> None:
+    write_wav(tmp_path / "a.wav", 8000)
+    _cut(tmp_path / "a.wav", 44 + 8000)
+    with pytest.raises(CorruptAudioError, match="the output of 'cat .*a.wav' is truncated"):
+        read_audio(f"cat {tmp_path / 'a.wav'} |")

@@ -102,3 +102,20 @@ def test_sequential_sampler_covers_each_utterance_once_across_ranks() -> None:
     seen = sorted(i for s in ranks for b in s for i in b)
     assert seen == list(range(len(LENGTHS)))
     assert abs(len(ranks[0]) - len(ranks[1])) <= 1
+
+
+def test_keep_first_takes_the_same_utterances_whatever_the_number_of_ranks() -> None:
+    whole = SequentialBatchSampler(LENGTHS, 6000, max_batch_size=3)
+    whole.keep_first(5)
+    first = [i for b in whole for i in b]
+    assert len(first) == 5
+    assert (
+        first == [i for b in SequentialBatchSampler(LENGTHS, 6000, max_batch_size=3) for i in b][:5]
+    )
+    ranks = [
+        SequentialBatchSampler(LENGTHS, 6000, max_batch_size=3, world_size=2, rank=r)
+        for r in range(2)
+    ]
+    for s in ranks:
+        s.keep_first(5)
+    assert sorted(i for s in ranks for b in s for i in b) == sorted(first)

@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 import yaml
 
 from cifasr.train.checkpoint import load_checkpoint
+from cifasr.utils.edit_distance import edit_distance
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -42,7 +44,7 @@ def _config(tmp_path, base, **trainer):
     return path
 
 
-def _cmd(config, corpus, out_dir, valid=True):
+def _cmd(config, corpus, out_dir, valid=True, valid_corpus=None):
     cmd = [
         sys.executable,
         "-m",
@@ -59,8 +61,12 @@ def _cmd(config, corpus, out_dir, valid=True):
         str(out_dir),
     ]
     if valid:
-        cmd += ["--valid_feats_scp", str(corpus["feats_scp"]), "--valid_text", str(corpus["text"])]
+        v = valid_corpus or corpus
+        cmd += ["--valid_feats_scp", str(v["feats_scp"]), "--valid_text", str(v["text"])]
     return cmd
+
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node"]
 
 
 def _run(cmd, log):
@@ -146,22 +152,102 @@ def test_two_gloo_processes_match_one_with_the_same_global_batch(
         _cmd(config, synthetic_corpus, tmp_path / "one", valid=False), tmp_path / "one.log"
     )
     assert code == 0, log
-    torchrun = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-    ]
     cmd = _cmd(config, synthetic_corpus, tmp_path / "two", valid=False)
-    code, log = _run(torchrun + cmd[1:], tmp_path / "two.log")
+    code, log = _run([*TORCHRUN, "2", *cmd[1:]], tmp_path / "two.log")
     assert code == 0, log
     one = _weights(tmp_path / "one/checkpoint.pth")
     two = _weights(tmp_path / "two/checkpoint.pth")
     assert load_checkpoint(tmp_path / "two/checkpoint.pth")["num_updates"] == 3
     for k in one:
         assert torch.allclose(one[k], two[k], atol=1e-5, rtol=0), k
+
+
+def test_two_gloo_processes_with_sync_batchnorm_match_one_with_validation(
+    tmp_path, tiny_config, corpus_factory
+):
+    """The conformer (BatchNorm in its convolution modules) with sync_batchnorm: 2 processes
+    equal 1 with the same global batch, weights and every reported metric, validation on. The
+    validation set and the decode subset are one batch each, so rank 1 validates nothing.
+
+    BatchNorm statistics in training mode include padded frames (cifasr.encoder.conformer), so
+    each global batch here holds utterances of one length: every process then pads as the single
+    process does, and what remains to equal is the synchronisation itself."""
+    train = corpus_factory(
+        tmp_path / "train", num_utts=16, chars_per_utt=(5,) * 4 + (4,) * 4 + (3,) * 4 + (2,) * 4
+    )
+    valid = corpus_factory(tmp_path / "valid", num_utts=3, seed=1)
+    config = _config(
+        tmp_path,
+        tiny_config,
+        max_epoch=2,
+        batch_bins=160,
+        max_batch_size=4,
+        valid_batch_bins=1000,
+        valid_decode_utts=3,
+        sync_batchnorm=True,
+        optim="sgd",
+        optim_conf={"lr": 0.5, "momentum": 0.9},
+    )
+    one = _cmd(config, train, tmp_path / "one", valid_corpus=valid)
+    code, log = _run(one, tmp_path / "one.log")
+    assert code == 0, log
+    two = _cmd(config, train, tmp_path / "two", valid_corpus=valid)
+    code, log = _run([*TORCHRUN, "2", *two[1:]], tmp_path / "two.log")
+    assert code == 0, log
+    assert "2 processes (gloo)" in log
+    a = load_checkpoint(tmp_path / "one/checkpoint.pth")
+    b = load_checkpoint(tmp_path / "two/checkpoint.pth")
+    assert a["num_updates"] == b["num_updates"] == 8
+    assert any("norm.running_var" in k for k in a["model"])
+    for k in a["model"]:
+        assert torch.allclose(a["model"][k].float(), b["model"][k].float(), atol=1e-5, rtol=0), k
+    for ra, rb in zip(a["reporter"]["history"], b["reporter"]["history"], strict=True):
+        for phase in ("train", "valid"):
+            assert ra[phase].keys() == rb[phase].keys(), phase
+            for key in ra[phase]:
+                if not key.endswith("_time"):
+                    assert abs(ra[phase][key] - rb[phase][key]) <= 1e-5, (phase, key)
+        assert "cer" in ra["valid"] and "cer_tf" in ra["valid"]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA GPUs")
+def test_two_nccl_processes_with_sync_batchnorm_match_one_gpu(
+    tmp_path, tiny_config, corpus_factory
+):
+    """The gloo test above on GPUs: NCCL, torch.nn.SyncBatchNorm, validation with an empty shard
+    on rank 1. cuDNN convolutions use TF32 by default, hence the looser tolerance."""
+    train = corpus_factory(
+        tmp_path / "train", num_utts=16, chars_per_utt=(5,) * 4 + (4,) * 4 + (3,) * 4 + (2,) * 4
+    )
+    valid = corpus_factory(tmp_path / "valid", num_utts=3, seed=1)
+    config = _config(
+        tmp_path,
+        tiny_config,
+        max_epoch=2,
+        batch_bins=160,
+        max_batch_size=4,
+        valid_batch_bins=1000,
+        valid_decode_utts=3,
+        sync_batchnorm=True,
+        optim="sgd",
+        optim_conf={"lr": 0.5, "momentum": 0.9},
+    )
+    one = [*_cmd(config, train, tmp_path / "one", valid_corpus=valid), "--ngpu", "1"]
+    code, log = _run(one, tmp_path / "one.log")
+    assert code == 0, log
+    two = [*_cmd(config, train, tmp_path / "two", valid_corpus=valid), "--ngpu", "1"]
+    code, log = _run([*TORCHRUN, "2", *two[1:]], tmp_path / "two.log")
+    assert code == 0, log
+    assert "2 processes (nccl)" in log
+    a = load_checkpoint(tmp_path / "one/checkpoint.pth")
+    b = load_checkpoint(tmp_path / "two/checkpoint.pth")
+    assert a["num_updates"] == b["num_updates"] == 8
+    for k in a["model"]:
+        assert torch.allclose(a["model"][k].float(), b["model"][k].float(), atol=2e-3, rtol=0), k
+    valid_a, valid_b = a["reporter"]["history"][-1]["valid"], b["reporter"]["history"][-1]["valid"]
+    assert valid_a.keys() == valid_b.keys() and "cer" in valid_b
+    assert abs(valid_a["loss"] - valid_b["loss"]) <= 2e-3
 
 
 def test_nan_batches_are_skipped_and_counted(tmp_path, tiny_config, corpus_factory):
@@ -199,3 +285,72 @@ def test_tiny_model_learns_its_training_utterances(tmp_path, tiny_config, synthe
     assert history[-1]["valid"]["acc"] > 0.95, history[-1]
     assert history[-1]["valid"]["cer"] < 0.05, history[-1]
     assert (tmp_path / "exp/images/loss.png").is_file()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_config_factory, corpus_factory) -> dict:
+    """One epoch of the tiny model; its validation set has characters outside the token list."""
+    tmp = tmp_path_factory.mktemp("trained")
+    train = corpus_factory(tmp / "train")
+    valid = corpus_factory(tmp / "valid", num_utts=3, num_chars=12, seed=3)
+    config = _config(tmp, tiny_config_factory(), max_epoch=1, valid_decode_utts=3)
+    cmd = _cmd(config, train, tmp / "exp", valid_corpus=valid)
+    code, log = _run(cmd, tmp / "train.log")
+    assert code == 0, log
+    return {"tmp": tmp, "train": train, "valid": valid, "config": config, "cmd": cmd, "log": log}
+
+
+def _units(text: str) -> list[str]:
+    return re.findall(r"<unk>|.", text)
+
+
+def test_validation_cer_counts_unk_as_one_token(trained) -> None:
+    tokens = trained["train"]["token_list"].read_text(encoding="utf-8").split()
+    refs = dict(re.findall(r"(utt\d+) REF: (.*)", trained["log"]))
+    hyps = dict(re.findall(r"(utt\d+) HYP: (.*)", trained["log"]))
+    assert len(refs) == len(hyps) == 3
+    assert any("<unk>" in r for r in refs.values()), refs  # out-of-list characters
+    assert all(u in tokens for r in refs.values() for u in _units(r))
+    errors = sum(edit_distance(_units(hyps[u]), _units(refs[u])) for u in refs)
+    ref_tokens = sum(len(_units(r)) for r in refs.values())
+    logged = re.search(r"validation decode: (\d+) errors in (\d+) reference tokens", trained["log"])
+    assert logged and (int(logged[1]), int(logged[2])) == (errors, ref_tokens)
+    assert ref_tokens < sum(len(r) for r in refs.values())  # not the characters of '<unk>'
+    history = load_checkpoint(trained["tmp"] / "exp/checkpoint.pth")["reporter"]["history"]
+    assert history[0]["valid"]["cer"] == pytest.approx(errors / ref_tokens, abs=1e-12)
+
+
+def test_rerun_with_a_changed_config_is_refused_naming_the_keys(trained) -> None:
+    exp = trained["tmp"] / "exp"
+    before = (exp / "checkpoint.pth").read_bytes()
+    (exp / ".checkpoint.pth.tmp4242").write_bytes(b"left by a killed save")
+    config = yaml.safe_load(trained["config"].read_text(encoding="utf-8"))
+    config["optim_conf"]["lr"] = 1e-3
+    config["log_interval"] = 7  # a key that does not change training: not named
+    changed = trained["tmp"] / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config), encoding="utf-8")
+    cmd = [changed if a == str(trained["config"]) else a for a in trained["cmd"]]
+    code, log = _run([str(a) for a in cmd], trained["tmp"] / "rerun.log")
+    assert code == 1, log
+    assert "was trained with another config" in log and "optim_conf.lr: 0.002 -> 0.001" in log
+    assert "log_interval" not in log.split("this run differs in:")[1]
+    assert "--resume false" in log
+    assert (exp / "checkpoint.pth").read_bytes() == before
+    assert yaml.safe_load((exp / "config.yaml").read_text())["optim_conf"]["lr"] == 2e-3
+    assert not (exp / ".checkpoint.pth.tmp4242").exists()
+
+
+def test_init_param_with_a_permuted_token_list_is_refused(trained) -> None:
+    tokens = trained["train"]["token_list"].read_text(encoding="utf-8").split()
+    permuted = [tokens[0], tokens[1], tokens[3], tokens[2], *tokens[4:]]  # same size and set
+    (trained["tmp"] / "permuted.txt").write_text("\n".join(permuted) + "\n", encoding="utf-8")
+    cmd = _cmd(trained["config"], trained["train"], trained["tmp"] / "b", valid=False)
+    cmd[cmd.index("--token_list") + 1] = str(trained["tmp"] / "permuted.txt")
+    cmd += ["--init_param", str(trained["tmp"] / "exp/valid.cer_tf.best.pth")]
+    code, log = _run(cmd, trained["tmp"] / "init.log")
+    assert code == 1, log
+    assert (
+        "was trained with another token list" in log
+        and f"id 2 is '{tokens[2]}' in one and '{tokens[3]}' in the other" in log
+        and "--ignore_token_list_mismatch true" in log
+    )
