@@ -206,7 +206,12 @@ def test_two_gloo_processes_with_sync_batchnorm_match_one_with_validation(
             assert ra[phase].keys() == rb[phase].keys(), phase
             for key in ra[phase]:
                 if not key.endswith("_time"):
-                    assert abs(ra[phase][key] - rb[phase][key]) <= 1e-5, (phase, key)
+                    # float32 sums in another order (weights equal to 1e-5 above); a metric that
+                    # is a small difference of large sums (loss_quantity) loses digits
+                    assert ra[phase][key] == pytest.approx(rb[phase][key], rel=1e-5, abs=1e-4), (
+                        phase,
+                        key,
+                    )
         assert "cer" in ra["valid"] and "cer_tf" in ra["valid"]
 
 
