@@ -64,7 +64,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     config = resolve_config(CONFIG)
-    config["token_list"] = ["<blank>", "<unk>"] + [f"t{i}" for i in range(VOCAB - 3)] + ["<sos/eos>"]
+    tokens = [f"t{i}" for i in range(VOCAB - 3)]
+    config["token_list"] = ["<blank>", "<unk>", *tokens, "<sos/eos>"]
     model = build_model(config).eval()
     frame_s = 0.01 * model.encoder.subsampling_factor
     with torch.no_grad():  # fire about CHARS_PER_SECOND times a second
@@ -116,7 +117,10 @@ def main() -> None:
                 seconds = n.sum().item() / 100
                 reference = None
                 for name, m in backends.items():
-                    t = median_time(lambda m=m: recognize(m, x, n, beam_size=beam), args.repeat, cpu)
+                    def fn(m=m, x=x, n=n, beam=beam):
+                        return recognize(m, x, n, beam_size=beam)
+
+                    t = median_time(fn, args.repeat, cpu)
                     reference = reference or t
                     search = "greedy" if beam == 1 else f"beam {beam}"
                     print(

@@ -167,13 +167,20 @@ def quantize_int8(src: Path, dst: Path) -> None:
     channel; activations quantised (uint8) at run time."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        src,
-        dst,
-        weight_type=QuantType.QInt8,
-        op_types_to_quantize=list(QUANTIZED_OPS),
-        per_channel=True,
-    )
+    # The quantiser logs a line per tensor on the root logger: keep only its errors.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(
+            src,
+            dst,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=list(QUANTIZED_OPS),
+            per_channel=True,
+        )
+    finally:
+        root.setLevel(level)
 
 
 def verify(model: CifASRModel, out_dir: Path, precision: str = "fp32") -> dict[str, float]:
