@@ -303,3 +303,24 @@ def test_bad_inputs_at_decoding_give_clear_errors(ar: dict, tmp_path) -> None:
         OnnxCifModel(tmp_path)
     with pytest.raises(ValueError, match="CPU"):
         Speech2Text.from_onnx(ar["dir"] / "onnx", dtype="bfloat16")
+
+
+def test_lm_fusion_stays_in_pytorch_and_gives_the_same_hypotheses(ar: dict, tmp_path) -> None:
+    from cifasr.tasks.lm import build_lm
+
+    config = yaml.safe_load((ar["dir"] / "config.yaml").read_text(encoding="utf-8"))
+    lm_config = {
+        "token_list": config["token_list"],
+        "lm_conf": {"attention_dim": 16, "attention_heads": 2, "linear_units": 32, "num_blocks": 1},
+    }
+    (tmp_path / "lm.yaml").write_text(yaml.safe_dump(lm_config, allow_unicode=True), "utf-8")
+    torch.manual_seed(3)
+    torch.save(build_lm(lm_config).state_dict(), tmp_path / "lm.pth")
+    lm = dict(lm_train_config=tmp_path / "lm.yaml", lm_file=tmp_path / "lm.pth", lm_weight=0.5)
+    torch_s2t = Speech2Text(ar["dir"] / "config.yaml", ar["dir"] / "model.pth", beam_size=3, **lm)
+    onnx_s2t = Speech2Text.from_onnx(ar["dir"] / "onnx", beam_size=3, **lm)
+    for w, g in zip(
+        torch_s2t.recognize_features(ar["feats"]), onnx_s2t.recognize_features(ar["feats"])
+    ):
+        assert g[0].token_ids == w[0].token_ids
+        assert g[0].score == pytest.approx(w[0].score, abs=1e-3)
