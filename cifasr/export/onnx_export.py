@@ -185,7 +185,7 @@ def quantize_int8(src: Path, dst: Path) -> None:
 
 def verify(model: CifASRModel, out_dir: Path, precision: str = "fp32") -> dict[str, float]:
     """Run the exported graphs and PyTorch on the same random batch (other sizes than the traced
-    ones) and return the largest differences: ``encoder_out`` and the first decoding step's
+    ones) and return the largest differences: ``encoder_out`` and the first two decoding steps'
     (or the NAR pass's) log-probabilities, plus ``cif_lengths`` (0 when equal)."""
     onnx_model = OnnxCifModel(out_dir, precision)
     onnx_model.tail_threshold = model.predictor.tail_threshold
@@ -204,12 +204,18 @@ def verify(model: CifASRModel, out_dir: Path, precision: str = "fp32") -> dict[s
         if embeds.size(1) == 0:
             embeds, cif_lengths = torch.randn(2, 3, embeds.size(2)), torch.tensor([3, 2])
         if getattr(model.decoder, "autoregressive", True):
+            # Two steps: the second one reads the cached keys/values of the first.
             prev = torch.full((embeds.size(0),), model.sos_eos, dtype=torch.long)
-            want, _ = model.decoder.forward_step(
-                prev, 0, model.decoder.init_state(embeds, cif_lengths)
-            )
-            state = onnx_model.decoder.init_state(embeds, cif_lengths)
-            have, _ = onnx_model.decoder.forward_step(prev, 0, state)
+            want_state = model.decoder.init_state(embeds, cif_lengths)
+            have_state = onnx_model.decoder.init_state(embeds, cif_lengths)
+            want, have = [], []
+            for step in range(min(2, embeds.size(1))):
+                w, want_state = model.decoder.forward_step(prev, step, want_state)
+                h, have_state = onnx_model.decoder.forward_step(prev, step, have_state)
+                want.append(w)
+                have.append(h)
+                prev = w.argmax(-1)
+            want, have = torch.cat(want), torch.cat(have)
         else:
             args = (embeds, cif_lengths, None, ref.encoder_out, ref.encoder_lengths)
             want = torch.log_softmax(model.decoder(*args).logits, -1)
