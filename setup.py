@@ -29,8 +29,13 @@ extras_require = {
     "tensorboard": ["tensorboard"],
     "plot": ["matplotlib>=3.5"],
     "test": ["pytest>=7", "ruff"],
+    # ONNX export (cifasr.bin.export_onnx) and the onnxruntime decoding backend; the int8
+    # quantisation is onnxruntime.quantization, which needs onnx.
+    "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
 }
-extras_require["all"] = extras_require["tensorboard"] + extras_require["plot"]
+extras_require["all"] = (
+    extras_require["tensorboard"] + extras_require["plot"] + extras_require["onnx"]
+)
 
 setup(
     name="cifasr",

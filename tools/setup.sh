@@ -8,14 +8,15 @@
 # (an unpinned torch pulls several GB of CUDA packages on a CPU machine). When the system Python
 # already has a torch (a GPU machine with its CUDA build), the venv reuses it.
 # Environment: PYTHON (interpreter, default python3), TORCH_SPEC (default torch==2.13.0),
-# TORCH_INDEX_URL (optional pip index for torch), CIFASR_EXTRAS (default plot,test).
+# TORCH_INDEX_URL (optional pip index for torch), CIFASR_EXTRAS (default plot,test,onnx: the ONNX
+# export and onnxruntime backend are tested in CI).
 set -euo pipefail
 
 system=true
 for arg in "$@"; do
     case "$arg" in
         --no-system) system=false ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "$0: unknown option '$arg' (use --no-system or --help)" >&2; exit 1 ;;
     esac
 done
@@ -24,7 +25,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$root/tools/venv"
 python=${PYTHON:-python3}
 torch_spec=${TORCH_SPEC:-torch==2.13.0}
-extras=${CIFASR_EXTRAS:-plot,test}
+extras=${CIFASR_EXTRAS:-plot,test,onnx}
 log() { echo "[tools/setup.sh] $*"; }
 
 # --- optional system tools: sclite (Debian sctk), sox, espeak-ng, a CJK font -------------------

@@ -4,6 +4,9 @@
         --asr_model_file exp/asr/ave_last10epoch.pth --config conf/decode.yaml \\
         --feats_scp dump/fbank/test/feats.scp --output_dir exp/asr/decode/test/logdir/output.1
 
+With ``--onnx_dir exp/asr/onnx [--onnx_precision int8]`` instead of the config and the weights,
+the exported graphs run in onnxruntime (the same searches; an LM stays in PyTorch).
+
 Writes ``<output_dir>/1best_recog/{text,token,token_int,score,timestamps}`` (``{n}best_recog``
 for every n <= nbest), where ``timestamps`` is a CTM (``utt 1 start duration token``), and logs
 the real-time factor. asr.sh splits a set into ``--nj`` jobs and merges their outputs.
@@ -69,8 +72,16 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--asr_train_config", required=True)
-    p.add_argument("--asr_model_file", required=True)
+    p.add_argument("--asr_train_config", help="the experiment's config.yaml (PyTorch backend)")
+    p.add_argument("--asr_model_file", help="the weights to decode with (PyTorch backend)")
+    p.add_argument(
+        "--onnx_dir",
+        help="decode with onnxruntime and the graphs of cifasr.bin.export_onnx in this "
+        "directory (instead of --asr_train_config/--asr_model_file)",
+    )
+    p.add_argument(
+        "--onnx_precision", choices=["fp32", "int8"], default="fp32", help="graphs of --onnx_dir"
+    )
     p.add_argument("--lm_train_config")
     p.add_argument("--lm_file")
     p.add_argument("--config", help="decoding config (beam_size, nbest, lm_weight, ...)")
@@ -160,18 +171,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"asr_inference: {e}", file=sys.stderr)
         return 1
     logger.info("decoding options: %s", yaml.safe_dump(dataclasses.asdict(opts)).strip())
-    s2t = Speech2Text(
-        args.asr_train_config,
-        args.asr_model_file,
-        args.lm_train_config,
-        args.lm_file,
-        device="cuda" if args.ngpu > 0 else "cpu",
+    decode = dict(
+        lm_train_config=args.lm_train_config,
+        lm_file=args.lm_file,
         beam_size=opts.beam_size,
         nbest=opts.nbest,
         lm_weight=opts.lm_weight,
         tail_threshold=opts.tail_threshold,
         dtype=opts.dtype,
     )
+    if args.onnx_dir:
+        if args.ngpu > 0:
+            print("asr_inference: --onnx_dir decodes on the CPU: use --ngpu 0", file=sys.stderr)
+            return 1
+        logger.info("backend: onnxruntime, %s graphs of %s", args.onnx_precision, args.onnx_dir)
+        s2t = Speech2Text.from_onnx(args.onnx_dir, args.onnx_precision, **decode)
+    elif args.asr_train_config and args.asr_model_file:
+        device = "cuda" if args.ngpu > 0 else "cpu"
+        s2t = Speech2Text(args.asr_train_config, args.asr_model_file, device=device, **decode)
+    else:
+        print(
+            "asr_inference: give --asr_train_config and --asr_model_file, or --onnx_dir",
+            file=sys.stderr,
+        )
+        return 1
     shift = s2t.fbank.frame_shift_ms / 1000.0
     results: dict[str, list[Result]] = {}
     audio_s = 0.0

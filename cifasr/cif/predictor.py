@@ -96,25 +96,44 @@ class _CifPredictor(nn.Module, ABC):
                 f"{type(self).__name__}: target_lengths must be (B,) = {tuple(lengths.shape)}, "
                 f"got {tuple(target_lengths.shape)}"
             )
+        hidden, alphas, fire_alphas = self.fire_weights(hidden, lengths, target_lengths)
+        tail_threshold = None if self.training else self.tail_threshold
+        out = cif(hidden, fire_alphas, lengths, self.threshold, tail_threshold)
+        return PredictorOutput(
+            out.embeds, out.token_lengths, out.fire_frames, alphas, alphas.sum(-1)
+        )
+
+    def fire_weights(
+        self,
+        hidden: torch.Tensor,
+        lengths: torch.Tensor,
+        target_lengths: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What the CIF integrates: the masked frames and the weights it fires on.
+
+        Args: as :meth:`forward`.
+
+        Returns:
+            ``(hidden, alphas, fire_alphas)``: (B, T, C) frames zeroed beyond ``lengths``;
+            (B, T) float32 unscaled weights, 0 beyond ``lengths``; (B, T) the weights the CIF
+            fires on (scaled to the target in training, NaN and inf replaced by 0).
+        """
         frames = torch.arange(hidden.size(1), device=hidden.device)
         valid = frames < lengths.to(hidden.device)[:, None]
         # Zeroing padded frames keeps the conv at the last real frame (and the CIF) independent
         # of whatever the rest of the batch left in the padding.
         hidden = hidden.masked_fill(~valid.unsqueeze(-1), 0.0)
         alphas = self._weights(hidden).masked_fill(~valid, 0.0)
-        alpha_sums = alphas.sum(-1)
         fire_alphas = alphas
         if self.training and self.scale_to_target and target_lengths is not None:
             # No detach: the original lets gradients flow through the scale factor.
-            scale = target_lengths.to(alphas) / (alpha_sums + self.scale_eps)
+            scale = target_lengths.to(alphas) / (alphas.sum(-1) + self.scale_eps)
             fire_alphas = alphas * scale[:, None]
-        tail_threshold = None if self.training else self.tail_threshold
         # A diverged step (NaN/Inf in the encoder) must reach the loss as NaN, so the trainer
         # can skip and count it, not stop in cif()'s input check: fire nothing on such frames.
         # alpha_sums keeps the NaN, so the quantity loss (and the total) is NaN.
         fire_alphas = torch.nan_to_num(fire_alphas, nan=0.0, posinf=0.0, neginf=0.0)
-        out = cif(hidden, fire_alphas, lengths, self.threshold, tail_threshold)
-        return PredictorOutput(out.embeds, out.token_lengths, out.fire_frames, alphas, alpha_sums)
+        return hidden, alphas, fire_alphas
 
 
 class ConvCifPredictor(_CifPredictor):

@@ -159,14 +159,28 @@ class CifArDecoder(nn.Module):
         n, s, c = cif_embeds.shape
         if c != self.cif_dim:
             raise ValueError(f"cif_embeds have size {c}, the decoder expects {self.cif_dim}")
+        input_part, output_part = self.cif_parts(cif_embeds)
+        cache = self.transformer.allocate_cache(n, s, input_part.device, input_part.dtype)
+        row_of = torch.arange(n, device=input_part.device)
+        return CifArState(cache, input_part, output_part, row_of)
+
+    def cif_parts(self, cif_embeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The CIF-dependent parts of every step, computed once per utterance.
+
+        Args:
+            cif_embeds: (N, S, C) CIF outputs.
+
+        Returns:
+            ``(input_part, output_part)``, both (N, S, D): ``W_in[:, D:] c_{t-1} + PE(t)`` and
+            ``W_out[:, D:] c_t`` for t = 0 .. S-1.
+        """
+        s = cif_embeds.size(1)
         d = self.dim
         cif = cif_embeds.to(self.input_proj.weight.dtype)
         prev_cif = F.pad(cif, (0, 0, 1, 0))[:, :s]
         input_part = F.linear(prev_cif, self.input_proj.weight[:, d:]) + self.positions(s)
         output_part = F.linear(cif, self.output_proj.weight[:, d:])
-        cache = self.transformer.allocate_cache(n, s, cif.device, cif.dtype)
-        row_of = torch.arange(n, device=cif.device)
-        return CifArState(cache, input_part, output_part, row_of)
+        return input_part, output_part
 
     def forward_step(
         self, prev_token: torch.Tensor, step: int, state: CifArState

@@ -26,11 +26,28 @@ def rel_shift(x: torch.Tensor) -> torch.Tensor:
     b, h, t, n = x.shape
     if n != 2 * t - 1:
         raise ValueError(f"rel_shift: expected (B, H, T, 2T-1), got {tuple(x.shape)}")
+    if torch.onnx.is_in_onnx_export():
+        return rel_shift_padded(x)
     x = x.contiguous()
     # Element (i, j) sits at i * (2T - 1) + (T - 1 - i + j) = (T - 1) + i * (2T - 2) + j.
     return x.as_strided(
         (b, h, t, t), (x.stride(0), x.stride(1), n - 1, 1), x.storage_offset() + t - 1
     )
+
+
+def rel_shift_padded(x: torch.Tensor) -> torch.Tensor:
+    """:func:`rel_shift` as ESPnet writes it (zero column, reshape, slice): the same numbers with
+    a copy, but made of ONNX operators (ONNX has no strided view), so the exporter uses it.
+
+    Args:
+        x: (B, H, T, 2T-1).
+
+    Returns:
+        (B, H, T, T), equal to ``rel_shift(x)``.
+    """
+    b, h, t, n = x.shape
+    padded = torch.cat([x.new_zeros(b, h, t, 1), x], dim=-1).view(b, h, n + 1, t)
+    return padded[:, :, 1:].reshape(b, h, t, n)[:, :, :, :t]
 
 
 def _key_padding_fill(dtype: torch.dtype) -> float:

@@ -42,9 +42,12 @@ def max_pool_pairs(
     if mask is None:
         mask = lengths_to_mask(lengths, t)
     x = x.masked_fill(~mask[:, :, None], float("-inf"))
-    if t % 2:
-        x = F.pad(x, (0, 0, 0, 1), value=float("-inf"))
-    x = x.view(b, (t + 1) // 2, 2, c).amax(dim=2)
+    pooled = (t + 1) // 2
+    # An ONNX graph is traced once for every length: there the frame is always added and the
+    # slice keeps it only for odd T.
+    if t % 2 or torch.onnx.is_in_onnx_export():
+        x = F.pad(x, (0, 0, 0, 1), value=float("-inf"))[:, : 2 * pooled]
+    x = x.reshape(b, pooled, 2, c).amax(dim=2)
     lengths = torch.div(lengths + 1, 2, rounding_mode="floor")
     mask = lengths_to_mask(lengths, x.size(1))
     return x.masked_fill(~mask[:, :, None], 0.0), lengths, mask

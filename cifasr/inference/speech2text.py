@@ -27,7 +27,7 @@ from cifasr.models.recognize import recognize
 from cifasr.tasks.asr import build_model
 from cifasr.tasks.lm import build_lm
 from cifasr.train.checkpoint import load_checkpoint, model_state
-from cifasr.utils.precision import resolve_precision
+from cifasr.utils.precision import normalize_request, resolve_precision
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,15 @@ def build_inference_model(
         built from them with the weights loaded (loading fails loudly if they do not fit).
     """
     config = {**config, "distillers": {}}
+    if config.get("normalize") == "global_mvn":
+        # The statistics are buffers restored from the weights: the training machine's
+        # feats_stats.npz (an absolute path) is not needed, so a packed model loads anywhere.
+        conf = config.get("normalize_conf") or {}
+        config["normalize_conf"] = {
+            **conf,
+            "stats_file": None,
+            "feat_dim": int(config.get("input_size", 80)),
+        }
     state = {
         k: v
         for k, v in model_state(load_checkpoint(model_file)).items()
@@ -89,6 +98,12 @@ class Speech2Text:
         dtype: precision of the network: ``auto`` (bf16 autocast where the device computes
             bf16 natively, else float32; :mod:`cifasr.utils.precision`), ``float32``,
             ``bfloat16`` or ``float16`` (CUDA). CIF stays float32.
+        backend: ``pytorch``, or ``onnxruntime`` for the graphs of ``python -m
+            cifasr.bin.export_onnx``: then ``asr_model_file`` is the export directory (and
+            ``asr_train_config`` its ``config.yaml``; :meth:`from_onnx` fills both). The search
+            code is the same; an LM still runs in PyTorch. Its graphs run in float32 (or int8):
+            ``dtype`` must then be ``auto`` or ``float32``.
+        onnx_precision: ``fp32`` or ``int8`` graphs (onnxruntime backend only).
     """
 
     def __init__(
@@ -103,15 +118,43 @@ class Speech2Text:
         lm_weight: float = 0.0,
         tail_threshold: float | None = 0.4,
         dtype: str = "auto",
+        backend: str = "pytorch",
+        onnx_precision: str = "fp32",
     ) -> None:
         config = yaml.safe_load(Path(asr_train_config).read_text(encoding="utf-8"))
-        config, _, self.model = build_inference_model(config, asr_model_file)
         self.device = torch.device(device)
-        self.model.to(self.device).eval()
-        if tail_threshold is not None:
-            self.model.predictor.tail_threshold = tail_threshold
+        self.backend = backend
+        if backend == "onnxruntime" and normalize_request(dtype, "dtype") == "auto":
+            dtype = "fp32"  # the exported graphs' own precision
+        self.precision = resolve_precision(dtype, self.device, what="dtype")
+        self.precision.log(logger)
+        if backend == "pytorch":
+            config, _, model = build_inference_model(config, asr_model_file)
+            model.to(self.device).eval()
+            if tail_threshold is not None:
+                model.predictor.tail_threshold = tail_threshold
+            self.subsampling = int(model.encoder.subsampling_factor)
+        elif backend == "onnxruntime":
+            from cifasr.inference.onnx_model import OnnxCifModel  # onnxruntime: optional
+
+            if self.precision.name != "fp32" or self.device.type != "cpu":
+                raise ValueError(
+                    f"the onnxruntime backend runs float32 (or int8) graphs on the CPU; got "
+                    f"dtype={dtype}, device={device}"
+                )
+            model = OnnxCifModel(asr_model_file, onnx_precision)
+            if tail_threshold is not None:
+                model.tail_threshold = tail_threshold
+            self.subsampling = model.subsampling_factor
+        else:
+            raise ValueError(f"backend must be pytorch or onnxruntime, got '{backend}'")
+        self.model = model
         self.config = config
-        self.tokenizer = Tokenizer(config["token_list"], config["token_type"], config["bpemodel"])
+        bpemodel = config.get("bpemodel")
+        beside = Path(asr_train_config).parent / str(bpemodel)
+        if bpemodel and not Path(bpemodel).is_absolute() and beside.is_file():
+            bpemodel = str(beside)  # a packed or exported model keeps it next to its config
+        self.tokenizer = Tokenizer(config["token_list"], config["token_type"], bpemodel)
         self.fbank = FbankConfig.from_dict(config["frontend_conf"], source=str(asr_train_config))
         self.lm = None
         if lm_train_config is not None or lm_file is not None:
@@ -125,9 +168,6 @@ class Speech2Text:
         self.beam_size = beam_size
         self.nbest = nbest
         self.lm_weight = lm_weight
-        self.precision = resolve_precision(dtype, self.device, what="dtype")
-        self.precision.log(logger)
-        self.subsampling = int(self.model.encoder.subsampling_factor)
 
     # ------------------------------------------------------------------ inputs
     def features(
@@ -195,20 +235,7 @@ class Speech2Text:
         A zip is extracted next to itself (``<name>/``) once. ``decode_options`` are the
         constructor's keyword arguments (beam_size, lm_weight, ...).
         """
-        root = Path(path)
-        if root.is_file():
-            if not zipfile.is_zipfile(root):
-                raise ValueError(f"{root}: not a zip made by cifasr.bin.pack")
-            target = root.with_suffix("")
-            if not (target / PACK_META).is_file():
-                with zipfile.ZipFile(root) as z:
-                    z.extractall(target)
-            root = target
-        meta_path = root / PACK_META
-        if not meta_path.is_file():
-            raise FileNotFoundError(f"{meta_path}: missing; {path} is not a packed cifasr model")
-        meta = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
-        files = {k: root / v for k, v in meta["files"].items()}
+        files = packed_model_files(path)
         return cls(
             files["asr_train_config"],
             files["asr_model_file"],
@@ -216,6 +243,73 @@ class Speech2Text:
             lm_file=files.get("lm_file"),
             **decode_options,
         )
+
+    @classmethod
+    def from_onnx(
+        cls, onnx_dir: str | Path, precision: str = "fp32", **decode_options: Any
+    ) -> Speech2Text:
+        """Decode with onnxruntime and the graphs of ``python -m cifasr.bin.export_onnx``.
+
+        Args:
+            onnx_dir: the export directory.
+            precision: ``fp32`` or ``int8``.
+            decode_options: the constructor's keyword arguments (beam_size, lm_weight, ...); an
+                LM exported with the model is used unless ``lm_train_config``/``lm_file`` say
+                otherwise.
+        """
+        from cifasr.inference.onnx_model import read_onnx_meta  # onnxruntime: optional
+
+        root = Path(onnx_dir)
+        files = {k: root / v for k, v in read_onnx_meta(root)["files"].items()}
+        if decode_options.get("lm_train_config") is None and decode_options.get("lm_file") is None:
+            decode_options["lm_train_config"] = files.get("lm_train_config")
+            decode_options["lm_file"] = files.get("lm_file")
+        return cls(
+            files["asr_train_config"],
+            root,
+            backend="onnxruntime",
+            onnx_precision=precision,
+            **decode_options,
+        )
+
+
+def packed_model_files(path: str | Path) -> dict[str, Path]:
+    """The files of a model packed by ``python -m cifasr.bin.pack``, by role.
+
+    A zip is extracted next to itself (``<name>/``), again whenever the zip is newer than the
+    extracted copy (a re-packed model); a directory is read as it is.
+
+    Returns:
+        ``{"asr_train_config": ..., "asr_model_file": ..., ["lm_train_config", "lm_file"]}``.
+
+    Raises:
+        ValueError: a file that is not a zip.
+        FileNotFoundError: no ``meta.yaml``, or the config or the weights it lists are missing.
+    """
+    root = Path(path)
+    if root.is_file():
+        if not zipfile.is_zipfile(root):
+            raise ValueError(f"{root}: not a zip made by cifasr.bin.pack")
+        target = root.with_suffix("")
+        extracted = target / PACK_META
+        if not extracted.is_file() or extracted.stat().st_mtime < root.stat().st_mtime:
+            with zipfile.ZipFile(root) as z:
+                z.extractall(target)
+        root = target
+    meta_path = root / PACK_META
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{meta_path}: missing; {path} is not a packed cifasr model")
+    meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
+    listed = meta.get("files") or {}
+    for role, what in (("asr_train_config", "config"), ("asr_model_file", "model weights")):
+        if role not in listed:
+            raise FileNotFoundError(f"{path}: {PACK_META} lists no {what} ({role})")
+        if not (root / listed[role]).is_file():
+            raise FileNotFoundError(
+                f"{path}: the {what} '{listed[role]}' ({role} in {PACK_META}) is missing; "
+                "pack the model again with python -m cifasr.bin.pack"
+            )
+    return {k: root / v for k, v in listed.items()}
 
 
 def load_lm(

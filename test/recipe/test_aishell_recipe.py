@@ -171,9 +171,11 @@ def test_stages_11_to_14_train_decode_score_and_pack(recipe: dict) -> None:
         "--asr_config",
         "conf/train_tiny.yaml",
         "--inference_args",
-        "--beam_size 2",
+        "--beam_size 2 --dtype float32",  # compared with the float32 onnxruntime decode below
         "--inference_asr_model",
         "ave_last2epoch.pth",
+        "--export_onnx",
+        "true",
     ]
     run = subprocess.run(command, cwd=d, env=recipe["env"], capture_output=True, encoding="utf-8")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -193,3 +195,15 @@ def test_stages_11_to_14_train_decode_score_and_pack(recipe: dict) -> None:
     results = (exp / "RESULTS.md").read_text(encoding="utf-8")
     assert "|decode_asr_model_ave_last2epoch/test|" in results
     assert (exp / "asr_train_tiny_fbank_char_model.zip").is_file()
+
+    # The ONNX export of stage 14, decoded by onnxruntime: the PyTorch decode's text.
+    same_options = command[7:-2]  # --ngpu 0 ... --inference_asr_model ave_last2epoch.pth
+    onnx_decode = ["./run.sh", "--nj", "2", "--stage", "12", "--stop_stage", "13", *same_options]
+    onnx_decode += ["--inference_onnx", "fp32"]
+    env = recipe["env"]
+    run = subprocess.run(onnx_decode, cwd=d, env=env, capture_output=True, encoding="utf-8")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for dset in ("dev", "test"):
+        want = (decode / dset / "text").read_text(encoding="utf-8")
+        got = (exp / "decode_asr_model_ave_last2epoch_onnx_fp32" / dset / "text").read_text()
+        assert got == want

@@ -102,7 +102,11 @@ inference_tag=          # Suffix to the decoding dir (default: from the options)
 inference_asr_model=ave_last10epoch.pth  # ASR model file in the experiment dir to decode with.
 inference_lm=valid.loss.best.pth         # LM file in the LM experiment dir.
 inference_nj=           # Parallel decoding jobs (default: --nj).
+inference_onnx=         # fp32 or int8: decode with onnxruntime and the stage-14 ONNX graphs (empty: PyTorch).
 score_wer=false         # Also score words (whitespace tokens) besides characters.
+
+# Packing related
+export_onnx=false       # Stage 14: also export ONNX graphs (fp32 and int8) to <asr_exp>/onnx.
 
 # [Task dependent] Set the datadir name created by local/data.sh
 train_set=              # Name of training set.
@@ -186,6 +190,9 @@ if [ -z "${inference_tag}" ]; then
         inference_tag+="_lm_${lm_tag}"
     fi
     inference_tag+="_asr_model_${inference_asr_model%.*}"
+    if [ -n "${inference_onnx}" ]; then
+        inference_tag+="_onnx_${inference_onnx}"
+    fi
 fi
 inference_nj=${inference_nj:-${nj}}
 # --ngpu N: with CUDA, stage 11 runs N NCCL processes (one GPU each) and the other stages use one
@@ -440,7 +447,11 @@ fi
 if [ ${stage} -le 12 ] && [ ${stop_stage} -ge 12 ]; then
     log "Stage 12: Decoding: ${asr_exp}/${inference_tag}"
     _opts=(--asr_train_config "${asr_exp}/config.yaml"
-           --asr_model_file "${asr_exp}/${inference_asr_model}")
+           --asr_model_file "${asr_exp}/${inference_asr_model}" --ngpu "$(min "${gpus}" 1)")
+    if [ -n "${inference_onnx}" ]; then
+        # The graphs of stage 14 (--export_onnx true) in onnxruntime, on the CPU.
+        _opts=(--onnx_dir "${asr_exp}/onnx" --onnx_precision "${inference_onnx}" --ngpu 0)
+    fi
     if [ -n "${inference_config}" ]; then
         _opts+=(--config "${inference_config}")
     fi
@@ -462,7 +473,7 @@ if [ ${stage} -le 12 ] && [ ${stop_stage} -ge 12 ]; then
         ${decode_cmd} JOB=1:"${_nj}" "${_logdir}/asr_inference.JOB.log" \
             ${python} -m cifasr.bin.asr_inference "${_opts[@]}" \
                 --feats_scp "${_logdir}/feats.JOB.scp" --output_dir "${_logdir}/output.JOB" \
-                --ngpu "$(min "${gpus}" 1)" ${inference_args} \
+                ${inference_args} \
             || fail_with_logs "decoding of ${dset}" "${_logdir}/asr_inference.*.log"
         ${python} -m cifasr.bin.merge_decode --output_dir "${_dir}" "${_logdir}"/output.*
         log "Stage 12: ${dset}: $(wc -l < "${_dir}/text") hypotheses," \
@@ -501,6 +512,11 @@ if [ ${stage} -le 14 ] && [ ${stop_stage} -ge 14 ]; then
         _opts+=(--lm_train_config "${lm_exp}/config.yaml" --lm_file "${lm_exp}/${inference_lm}")
     fi
     ${python} -m cifasr.bin.pack "${_opts[@]}"
+    if "${export_onnx}"; then
+        log "Stage 14: ONNX export: ${asr_exp}/onnx (decode it with --inference_onnx fp32|int8)"
+        rm -rf "${asr_exp}/onnx"
+        ${python} -m cifasr.bin.export_onnx --model_zip "${_zip}" --output_dir "${asr_exp}/onnx"
+    fi
 fi
 
 log "Successfully finished. [elapsed=${SECONDS}s]"

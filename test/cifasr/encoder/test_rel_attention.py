@@ -11,6 +11,7 @@ from cifasr.encoder.attention import (
     MultiHeadedAttention,
     RelPositionMultiHeadedAttention,
     rel_shift,
+    rel_shift_padded,
 )
 from cifasr.encoder.embedding import PositionalEncoding, RelPositionalEncoding
 
@@ -51,6 +52,12 @@ def sinusoid(r: float, d: int) -> torch.Tensor:
 def test_rel_shift_equals_espnet() -> None:
     x = torch.randn(2, 3, 7, 13)
     assert torch.equal(rel_shift(x), espnet_rel_shift(x))
+
+
+def test_exportable_rel_shift_equals_the_strided_view() -> None:
+    for t in (1, 2, 7, 8):
+        x = torch.randn(2, 3, t, 2 * t - 1)
+        assert torch.equal(rel_shift_padded(x), rel_shift(x))
 
 
 def test_rel_positional_table_equals_espnet_and_centres_on_length() -> None:

@@ -109,3 +109,13 @@ def test_exported_hkd_model_has_the_baseline_parameter_count(tmp_path):
     assert count_parameters(exported) == 47_208_587
     assert not any(k.startswith("distillers.") for k in state)
     assert load_checkpoint(tmp_path / "hkd.pth").keys() >= state.keys()
+
+
+def test_mini_zh_nar_row_changes_only_the_decoder():
+    """The "CIF + NAR decoder" row isolates the decoder: encoder, predictor, losses and schedule
+    are the CIF baseline's."""
+    conf = REPO / "egs2/mini_zh/asr1/conf"
+    ar, nar = resolve_config(conf / "train_cif.yaml"), resolve_config(conf / "train_cif_nar.yaml")
+    assert (ar["decoder"], nar["decoder"]) == ("cif_ar", "nar")
+    differ = {k for k in ar if ar[k] != nar[k]}
+    assert differ == {"decoder", "decoder_conf"}
