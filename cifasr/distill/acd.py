@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cifasr.distill.common import check_outputs_teacher, distill_mask
+from cifasr.distill.common import TeacherCentering, check_outputs_teacher, distill_mask
 from cifasr.models.outputs import CifModelOutputs
 
 
@@ -102,6 +102,9 @@ class AcousticContrastiveDistiller(nn.Module):
         num_negatives: K negatives per anchor (original 700; int(0.8 M) when M <= K).
         remove_self: mask a negative drawn at the anchor's own position with -1e9 (original on).
         eps: L2-normalisation floor (original 1e-6).
+        center_teacher: subtract a running mean of the teacher vectors before the cosines
+            (:class:`~cifasr.distill.common.TeacherCentering`; not in the original, which uses
+            bert-base-chinese as it is). For strongly anisotropic teachers.
     """
 
     #: what ``input_size`` is the size of: the CIF outputs (the model builder reads this).
@@ -116,6 +119,7 @@ class AcousticContrastiveDistiller(nn.Module):
         num_negatives: int = 700,
         remove_self: bool = True,
         eps: float = 1e-6,
+        center_teacher: bool = False,
     ) -> None:
         super().__init__()
         if temperature <= 0:
@@ -129,6 +133,7 @@ class AcousticContrastiveDistiller(nn.Module):
         self.remove_self = remove_self
         self.eps = eps
         self.proj = nn.Linear(input_size, teacher_dim)
+        self.centering = TeacherCentering(teacher_dim) if center_teacher else None
 
     def forward(
         self,
@@ -161,6 +166,8 @@ class AcousticContrastiveDistiller(nn.Module):
         r, mask, teacher_r = distill_mask(outputs.cif_mask, teacher, teacher_lengths, cif.size(1))
         student = self.proj(cif[:, :r][mask])  # (M, Dt)
         positives = teacher_r[mask]  # (M, Dt)
+        if self.centering is not None:
+            positives = self.centering(positives)
         m = student.size(0)
         if neg_index is None:
             k = num_negatives_for(m, self.num_negatives)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cifasr.scoring.report import parse_sum_avg
+
 ROWS = ("CIF", "CIF + ACD", "CIF + LRD", "CIF + HieraDist")
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
@@ -38,13 +40,21 @@ def recipe(recipe_copy) -> dict:
     return {"dir": recipe_dir, "first": first, "second": second, "table": table}
 
 
-def _table_rows(text: str) -> dict[str, list[str]]:
-    rows = {}
+def _table_rows(text: str, table: int = 0) -> dict[str, list[str]]:
+    """The rows of the ``table``-th markdown table (0: error rates, 1: differences from CIF)."""
+    tables: list[dict[str, list[str]]] = []
+    in_table = False
     for line in text.splitlines():
+        if not line.startswith("|"):
+            in_table = False
+            continue
+        if not in_table:
+            tables.append({})
+            in_table = True
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells and cells[0] in ROWS:
-            rows[cells[0]] = cells[1:]
-    return rows
+        if cells[0] in ROWS:
+            tables[-1][cells[0]] = cells[1:]
+    return tables[table]
 
 
 def test_table_has_the_four_rows_with_and_without_lm(recipe: dict) -> None:
@@ -53,15 +63,32 @@ def test_table_has_the_four_rows_with_and_without_lm(recipe: dict) -> None:
     for cells in rows.values():
         assert len(cells) == 4  # dev, test, dev (+LM), test (+LM)
         assert all(re.fullmatch(r"\d+\.\d", c) for c in cells), cells
-    assert recipe["first"].stdout.rstrip().splitlines()[-1].split(") ", 1)[1].startswith(
-        "Successfully finished."
+    # each cell is the CER sclite (or the built-in scorer) reported for that decoding
+    result = recipe["dir"] / "exp/asr_train_cif_fbank_char/decode_asr_model_valid.acc.best/test"
+    err = parse_sum_avg((result / "score_cer/result.txt").read_text(encoding="utf-8"))["Err"]
+    assert rows["CIF"][1] == f"{float(err):.1f}"
+    # the second table: every other row minus CIF, with its paired bootstrap interval
+    diffs = _table_rows(recipe["table"], 1)
+    assert list(diffs) == list(ROWS[1:])
+    for label, cells in diffs.items():
+        for cell, own, base in zip(cells, rows[label], rows["CIF"]):
+            m = re.fullmatch(r"([+-]\d+\.\d) \[([+-]\d+\.\d), ([+-]\d+\.\d)\]\*?", cell)
+            assert m, cell
+            assert float(m[2]) <= float(m[1]) <= float(m[3])
+            assert abs(float(m[1]) - (float(own) - float(base))) <= 0.11
+    assert (
+        recipe["first"]
+        .stdout.rstrip()
+        .splitlines()[-1]
+        .split(") ", 1)[1]
+        .startswith("Successfully finished.")
     )
 
 
 def test_every_stage_left_its_output(recipe: dict) -> None:
     d = recipe["dir"]
-    assert (d / "exp" / "plm_tiny" / "config.json").is_file()
-    assert (d / "exp" / "plm_tiny" / "tokenizer.json").is_file()
+    assert (d / "exp" / "plm_mlm" / "config.json").is_file()
+    assert (d / "exp" / "plm_mlm" / "tokenizer.json").is_file()
     assert list((d / "dump" / "plm").glob("*/train/feats.scp"))
     assert list((d / "exp").glob("lm_*/valid.loss.best.pth")) or list(
         (d / "exp").glob("lm_*/*epoch.pth")
@@ -72,7 +99,7 @@ def test_every_stage_left_its_output(recipe: dict) -> None:
         for tag in ("decode_asr_model_valid.acc.best", "decode_lm"):
             for test_set in ("dev", "test"):
                 assert (exp / tag / test_set / "score_cer" / "result.txt").is_file()
-    hkd_log = (d / "exp" / "train_hkd.log").read_text(encoding="utf-8")
+    hkd_log = (d / "exp" / "logs" / "train_hkd_seed1.log").read_text(encoding="utf-8")
     assert "loss_acd" in (d / "exp" / "asr_train_cif_hkd_fbank_char" / "train.log").read_text(
         encoding="utf-8"
     ), hkd_log[-2000:]
@@ -81,7 +108,7 @@ def test_every_stage_left_its_output(recipe: dict) -> None:
 def test_rerun_redoes_nothing_and_gives_the_same_table(recipe: dict) -> None:
     log = recipe["second"].stdout
     assert "skipped" in log and "Stage " not in log
-    ran = [line for line in log.splitlines() if re.search(r":once\) \S+: (?!done before)", line)]
+    ran = [line for line in log.splitlines() if re.search(r"\(once\) \S+: (?!done before)", line)]
     assert ran == [], ran
     again = (recipe["dir"] / "RESULTS.md").read_text(encoding="utf-8")
     assert _table_rows(again) == _table_rows(recipe["table"])
@@ -96,11 +123,29 @@ def test_stage_11_with_ngpu_2_trains_two_gloo_processes_on_a_cpu_machine(recipe:
     d = recipe["dir"]
     r = subprocess.run(
         [
-            "../../TEMPLATE/asr1/asr.sh", "--lang", "zh", "--fbank_config", "conf/fbank.yaml",
-            "--train_set", "train", "--valid_set", "dev", "--test_sets", "dev test",
-            "--ngpu", "2", "--asr_config", "conf/train_cif.yaml", "--asr_tag", "ddp2",
-            "--asr_args", "--max_epoch 1 --valid_decode_utts 4", "--stage", "11",
-            "--stop_stage", "11",
+            "../../TEMPLATE/asr1/asr.sh",
+            "--lang",
+            "zh",
+            "--fbank_config",
+            "conf/fbank.yaml",
+            "--train_set",
+            "train",
+            "--valid_set",
+            "dev",
+            "--test_sets",
+            "dev test",
+            "--ngpu",
+            "2",
+            "--asr_config",
+            "conf/train_cif.yaml",
+            "--asr_tag",
+            "ddp2",
+            "--asr_args",
+            "--max_epoch 1 --valid_decode_utts 4",
+            "--stage",
+            "11",
+            "--stop_stage",
+            "11",
         ],
         cwd=d,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
@@ -126,13 +171,12 @@ def test_a_changed_training_config_retrains_anew(recipe: dict) -> None:
     conf.write_text(conf.read_text().replace("lr: 2.0e-3", "lr: 1.0e-3"), encoding="utf-8")
     third = _run(d)
     assert third.returncode == 0, third.stdout[-4000:] + third.stderr[-4000:]
-    train_log = (d / "exp" / "train_cif.log").read_text(encoding="utf-8")
     moved = re.search(
-        r"train_cif: its inputs changed since it last ran; moved (\S+) to (\S+)", train_log
+        r"train_cif_seed1: its inputs changed since it last succeeded; moved (\S+) to (\S+)",
+        third.stdout,
     )
-    assert moved and moved[1] == "exp/asr_train_cif_fbank_char", train_log[-3000:]
-    acd_log = (d / "exp" / "train_acd.log").read_text(encoding="utf-8")
-    assert acd_log.count("train_acd: done before, skipped") == 2  # the second and third run
+    assert moved and moved[1] == "exp/asr_train_cif_fbank_char", third.stdout[-3000:]
+    assert "train_acd_seed1: done before, skipped" in third.stdout
     config = (exp / "config.yaml").read_text(encoding="utf-8")
     assert "lr: 0.001" in config
     assert (exp / "valid.acc.best.pth").resolve().read_bytes() != old_model

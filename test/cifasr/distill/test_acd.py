@@ -220,3 +220,31 @@ def test_gradient_reaches_the_encoder_and_cif_of_the_real_model(tiny_config):
         assert grads and all(gr is not None for gr in grads)
         assert sum(float(gr.abs().sum()) for gr in grads) > 0
     assert all(p.grad is None for p in model.decoder.parameters())
+
+
+def test_centring_tracks_the_teacher_mean_and_acd_uses_centred_positives(batch):
+    """center_teacher: the running mean is the cumulative mean of the first batches' valid rows
+    (then frozen in evaluation), and the loss is the formula's on the centred teacher rows."""
+    cif, cif_lengths, teacher, teacher_lengths = batch
+    offset = torch.linspace(3.0, 5.0, DT)  # a large common component, as anisotropic PLMs have
+    shifted = teacher + offset
+    shifted[0, 4:] = 0
+    neg_index = torch.tensor(
+        [[0, 3, 5], [2, 1, 6], [4, 2, 0], [3, 6, 1], [5, 4, 0], [6, 5, 2], [1, 0, 6]]
+    )
+    acd = AcousticContrastiveDistiller(C, teacher_dim=DT, center_teacher=True)
+    outputs = make_outputs(cif, cif_lengths)
+    loss, _ = acd(outputs, shifted, teacher_lengths, neg_index)
+    rows = torch.cat([shifted[0, :4], shifted[1, :3]])  # the 7 anchors' positives
+    torch.testing.assert_close(acd.centering.mean, rows.mean(0))
+    centred = shifted - rows.mean(0)
+    centred[0, 4:] = 0  # the reference reads rows past the teacher length as zero
+    ref, _, _ = reference_acd(acd, cif, cif_lengths, centred, teacher_lengths, neg_index)
+    assert loss.item() == pytest.approx(ref, rel=1e-5)
+    # a second batch: the cumulative mean of both; evaluation does not move it
+    acd(outputs, shifted * 2, teacher_lengths, neg_index)
+    torch.testing.assert_close(acd.centering.mean, rows.mean(0) * 1.5)
+    acd.eval()
+    acd(outputs, shifted * 10, teacher_lengths, neg_index)
+    torch.testing.assert_close(acd.centering.mean, rows.mean(0) * 1.5)
+    assert "centering.mean" in acd.state_dict()  # resumes with the model
