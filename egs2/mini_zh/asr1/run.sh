@@ -19,8 +19,9 @@
 #
 # Each step runs through `python -m cifasr.bin.once` (cifasr/recipe/stamps.py): re-running after
 # it finished redoes nothing; a step whose command, files or earlier steps changed runs again (a
-# training then starts anew; its old directory is moved aside). `python -m cifasr.bin.once --times`
-# prints each step's wall time. Remove exp/.done to redo everything.
+# training then starts anew; its old directory is moved aside). A file named on a step's command
+# line is part of its key, so a step names only inputs that exist before it runs.
+# `python -m cifasr.bin.once --times` prints each step's wall time. Remove exp/.done to redo all.
 set -euo pipefail
 
 log() {
@@ -80,9 +81,11 @@ asr=(../../TEMPLATE/asr1/asr.sh --lang zh --feats_type fbank --fs 16k
      --fbank_config conf/fbank.yaml --token_type char
      --train_set train --valid_set dev --test_sets "dev test" --nj "${nj}" --ngpu "${ngpu}"
      --local_data_opts "${local_data_opts}" --lm_config conf/train_lm.yaml --lm_args "${lm_args}"
-     --lm_train_text "${lm_text}" --plm "${plm_dir}" --inference_asr_model "${inference_asr_model}")
+     --plm "${plm_dir}" --inference_asr_model "${inference_asr_model}")
 once() { python -m cifasr.bin.once --stamp_dir exp/.done "$@"; }
-config_of() { if [ "$1" = cif ]; then echo conf/train_cif.yaml; else echo "conf/train_cif_$1.yaml"; fi; }
+config_of() {
+    if [ "$1" = cif ]; then echo conf/train_cif.yaml; else echo "conf/train_cif_$1.yaml"; fi
+}
 # The experiment tag of a row and seed: seed 1 keeps asr.sh's default tag.
 tag_of() {
     local base
@@ -110,7 +113,7 @@ mkdir -p "$(dirname "${lm_text}")"
 awk -v k="${lm_text_every}" 'NR % k == 0' "${text_corpus}" > "${lm_text}.tmp"
 cmp -s "${lm_text}.tmp" "${lm_text}" && rm "${lm_text}.tmp" || mv "${lm_text}.tmp" "${lm_text}"
 OMP_NUM_THREADS=1 once lm --after data --log exp/logs/lm.log -- \
-    "${asr[@]}" --use_lm true --stage 6 --stop_stage 7
+    "${asr[@]}" --use_lm true --lm_train_text "${lm_text}" --stage 6 --stop_stage 7
 wait "${plm_pid}"
 
 # 4. Teacher features (stage 8).
