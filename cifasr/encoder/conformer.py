@@ -117,7 +117,8 @@ class ConformerEncoder(SpeechEncoder):
         cnn_module_kernel: depthwise conv kernel (odd).
         macaron_style: macaron FFN pair (True) or a single FFN.
         activation: FFN and conv-module activation ("swish", "relu", "gelu").
-        pooling_layers: 1-based ids of the layers after which to max-pool; None or [] for none.
+        pooling_layers: 1-based ids of the layers after which to max-pool (0: the input layer's
+            output, before layer 1); None or [] for none.
         mask_conv_padding: zero padded frames before the depthwise conv.
         conv_channels: channels of the "conv2d_cif" Conv2d.
         max_len: frames precomputed by the positional encoding (longer inputs extend it).
@@ -185,6 +186,9 @@ class ConformerEncoder(SpeechEncoder):
         """
         (x, pos_emb), lens = self.embed(xs, xs_lens.to(xs.device, torch.long))
         mask = lengths_to_mask(lens, x.size(1))
+        if 0 in self.pooling_layers:
+            x, lens, mask = max_pool_pairs(x, lens, mask)
+            pos_emb = self.embed.pos_enc.position_embedding(x.size(1), x)
         for i, layer in enumerate(self.encoders, start=1):
             x = layer(x, mask, pos_emb)
             if i in self.pooling_layers:

@@ -54,12 +54,13 @@ def max_pool_pairs(
 
 
 def check_pooling_layers(pooling_layers: Sequence[int] | None, num_blocks: int) -> tuple[int, ...]:
-    """Validated, sorted 1-based layer ids after which to pool; () for none."""
+    """Validated, sorted 1-based layer ids after which to pool (0: the input layer's output,
+    before the first layer); () for none."""
     ids = tuple(sorted(int(i) for i in (pooling_layers or ())))
-    bad = [i for i in ids if not 1 <= i <= num_blocks]
+    bad = [i for i in ids if not 0 <= i <= num_blocks]
     if bad or len(set(ids)) != len(ids):
         raise ValueError(
             f"encoder_conf.pooling_layers: {list(pooling_layers or ())} must be distinct layer "
-            f"ids in 1..num_blocks={num_blocks} (1-based)"
+            f"ids in 0..num_blocks={num_blocks} (1-based; 0 pools the input layer's output)"
         )
     return ids

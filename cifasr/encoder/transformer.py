@@ -72,7 +72,8 @@ class TransformerEncoder(SpeechEncoder):
         attention_dropout_rate: dropout on attention probabilities.
         input_layer: "conv2d_cif" (2x), "conv2d" (4x) or "linear" (1x).
         activation: FFN activation.
-        pooling_layers: 1-based ids of the layers after which to max-pool; None or [] for none.
+        pooling_layers: 1-based ids of the layers after which to max-pool (0: the input layer's
+            output, before layer 1); None or [] for none.
         conv_channels: channels of the "conv2d_cif" Conv2d.
         max_len: frames precomputed by the positional encoding (longer inputs extend it).
     """
@@ -134,6 +135,8 @@ class TransformerEncoder(SpeechEncoder):
         """
         (x, _), lens = self.embed(xs, xs_lens.to(xs.device, torch.long))
         mask = lengths_to_mask(lens, x.size(1))
+        if 0 in self.pooling_layers:
+            x, lens, mask = max_pool_pairs(x, lens, mask)
         for i, layer in enumerate(self.encoders, start=1):
             x = layer(x, mask)
             if i in self.pooling_layers:

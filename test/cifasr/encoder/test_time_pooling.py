@@ -39,7 +39,7 @@ def test_gradient_reaches_only_the_max() -> None:
     assert x.grad[0, :, 0].tolist() == [0.0, 1.0, 1.0, 0.0]
 
 
-@pytest.mark.parametrize("bad", [[0, 3], [3, 16], [5, 5]])
+@pytest.mark.parametrize("bad", [[-1, 3], [3, 16], [5, 5]])
 def test_bad_pooling_layers_name_the_key(bad: list[int]) -> None:
     with pytest.raises(ValueError, match="encoder_conf.pooling_layers"):
         check_pooling_layers(bad, 15)
@@ -57,6 +57,8 @@ def test_pooling_layers_are_sorted_and_none_means_no_pooling() -> None:
         ("conformer", "conv2d", [], 4),
         ("transformer", "linear", [1], 2),
         ("transformer", "conv2d_cif", [1, 2], 8),
+        ("conformer", "conv2d_cif", [0, 1], 8),  # mini_zh: pool the input layer's output too
+        ("transformer", "conv2d_cif", [0], 4),
     ],
 )
 def test_subsampling_factor_is_the_frame_ratio(encoder, input_layer, pooling, factor) -> None:
@@ -71,3 +73,17 @@ def test_subsampling_factor_is_the_frame_ratio(encoder, input_layer, pooling, fa
     with torch.no_grad():
         out, lengths = enc(torch.randn(1, frames, 20), torch.tensor([frames]))
     assert abs(int(lengths[0]) * factor - frames) < 2 * factor
+
+
+def test_pooling_at_0_pools_the_input_layers_output_before_the_first_layer() -> None:
+    """pooling_layers [0, 1]: the first layer already sees 40 ms frames (conv 2x, pooling 2x)."""
+    from cifasr.encoder import ENCODER_CLASSES
+
+    conf = {"output_size": 16, "attention_heads": 2, "linear_units": 16, "num_blocks": 2}
+    enc = ENCODER_CLASSES["conformer"](20, **conf, pooling_layers=[0, 1]).eval()
+    seen = []
+    enc.encoders[0].register_forward_hook(lambda m, inp, out: seen.append(inp[0].shape[1]))
+    with torch.no_grad():
+        out, lengths = enc(torch.randn(1, 426, 20), torch.tensor([426]))
+    assert seen == [106]  # 426 -> 212 (conv) -> 106 (pooling 0)
+    assert lengths.tolist() == [53] and out.shape[1] == 53
