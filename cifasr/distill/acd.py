@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cifasr.distill.common import check_outputs_teacher, distill_mask
-from cifasr.models.outputs import CifModelOutputs
+from cifasr.interfaces.outputs import CifModelOutputs
 
 
 def num_negatives_for(num_anchors: int, num_negatives: int) -> int:

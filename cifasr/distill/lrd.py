@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from cifasr.distill.common import check_outputs_teacher, distill_mask
-from cifasr.models.outputs import CifModelOutputs
+from cifasr.interfaces.outputs import CifModelOutputs
 
 STATES = ("states", "hidden")
 REDUCTIONS = ("sum", "mean")

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from cifasr.cif import quantity_loss
+from cifasr.interfaces.outputs import CifModelOutputs
 from cifasr.models.losses import CTC, label_smoothed_nll_loss
-from cifasr.models.outputs import CifModelOutputs
 from cifasr.utils.edit_distance import edit_distance
 
 

@@ -11,7 +11,7 @@ import torch
 from cifasr.bin import plm_dump, plm_pretrain
 from cifasr.distill.acd import AcousticContrastiveDistiller
 from cifasr.distill.lrd import LinguisticRegressionDistiller
-from cifasr.models.outputs import CifModelOutputs
+from cifasr.interfaces.outputs import CifModelOutputs
 
 TEXT = {
     "u3": "今天天气很好",
