@@ -28,6 +28,7 @@ import torch
 import torch.distributed as dist
 import yaml
 
+from cifasr.data.kaldi_files import KaldiFileError
 from cifasr.tasks.asr import OPTIM_CHOICES
 from cifasr.train.checkpoint import remove_stale_temp_files
 from cifasr.train.distributed import DistInfo, init_distributed
@@ -232,9 +233,10 @@ def build_optimizer(
 
 
 def config_or_exit(fn: Callable[[], dict[str, Any]], prog: str) -> dict[str, Any] | None:
-    """Run a config loader; print a ConfigError as ``prog: message`` and return None."""
+    """Run a config loader; print a ConfigError (or a malformed ``--token_list``) as
+    ``prog: message`` and return None."""
     try:
         return fn()
-    except ConfigError as e:
+    except (ConfigError, KaldiFileError) as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return None

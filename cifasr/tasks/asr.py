@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from cifasr.cif import PREDICTOR_CLASSES
+from cifasr.data.tokenizer import load_token_list
 from cifasr.decoder import DECODER_CLASSES
 from cifasr.distill import DISTILLER_CLASSES
 from cifasr.encoder import ENCODER_CLASSES
@@ -134,17 +135,20 @@ def _resolve_distillers(value: Any, locations: KeyLocations) -> dict[str, dict[s
 
 
 def read_token_list(token_list: str | Path | list[str]) -> list[str]:
-    """A token list given inline or as a ``tokens.txt`` path (one token per line)."""
+    """A token list given inline or as a ``tokens.txt`` path (read by
+    :func:`cifasr.data.tokenizer.load_token_list`, which checks the ESPnet layout).
+
+    Raises:
+        ConfigError: the file cannot be read.
+        TokenListError: the file is malformed (naming the file and line).
+    """
     if isinstance(token_list, (list, tuple)):
         return [str(t) for t in token_list]
     path = Path(token_list)
     try:
-        tokens = [line.rstrip("\n") for line in path.read_text(encoding="utf-8").splitlines()]
+        return load_token_list(path)
     except OSError as e:
         raise ConfigError(f"token_list: cannot read {path} ({e.strerror}); run stage 5") from e
-    if not tokens:
-        raise ConfigError(f"token_list: {path} is empty")
-    return tokens
 
 
 def resolve_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
