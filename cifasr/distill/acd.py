@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from typeguard import typechecked
 
 from cifasr.distill.common import check_outputs_teacher, distill_mask
 from cifasr.interfaces.outputs import CifModelOutputs
@@ -107,6 +108,7 @@ class AcousticContrastiveDistiller(nn.Module):
     #: what ``input_size`` is the size of: the CIF outputs (the model builder reads this).
     reads = "cif"
 
+    @typechecked
     def __init__(
         self,
         input_size: int,
