@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from common import add_dtype_argument, precisions_to_time, print_header
 
-from cifasr.models.recognize import recognize
+from cifasr.inference.recognize import recognize
 from cifasr.tasks.asr import build_model
 from cifasr.utils.precision import Precision
 

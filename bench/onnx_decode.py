@@ -7,7 +7,7 @@ The model is egs2/aishell/asr1/conf/train_cif.yaml with V = 4234 and random weig
 predictor's bias set so that CIF fires about 3.2 times a second, the AISHELL-1 character rate, as
 in bench/decode.py). It is exported once with cifasr.export (fp32 graphs and their int8 dynamic
 quantisation) into a temporary directory; then the same batched searches
-(cifasr.models.recognize) run on the PyTorch model and on the onnxruntime sessions, all in this
+(cifasr.inference.recognize) run on the PyTorch model and on the onnxruntime sessions, all in this
 process with the same thread count, on random 80-dim features of 4-6 s utterances (seeded).
 
 For greedy and beam-10 search at batch 1 and at --batch, it prints the median seconds per batch,
@@ -30,7 +30,7 @@ import torch
 
 from cifasr.export.onnx_export import export_onnx
 from cifasr.inference.onnx_model import OnnxCifModel
-from cifasr.models.recognize import recognize
+from cifasr.inference.recognize import recognize
 from cifasr.tasks.asr import build_model, resolve_config
 
 ROOT = Path(__file__).resolve().parents[1]

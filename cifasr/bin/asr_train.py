@@ -39,10 +39,18 @@ from typing import Any
 import torch
 
 from cifasr.bin._common import str2bool
+from cifasr.bin._train_common import (
+    StartError,
+    add_common_args,
+    build_optimizer,
+    config_or_exit,
+    load_with_overrides,
+    start,
+)
 from cifasr.data.loader import build_dataloader
 from cifasr.data.tokenizer import Tokenizer
 from cifasr.frontend.fbank import FbankConfig
-from cifasr.models.recognize import recognize
+from cifasr.inference.recognize import recognize
 from cifasr.tasks.asr import build_model, count_parameters, read_token_list, resolve_config
 from cifasr.train.checkpoint import (
     TokenListMismatch,
@@ -51,14 +59,6 @@ from cifasr.train.checkpoint import (
     model_state,
 )
 from cifasr.train.distributed import DistInfo
-from cifasr.train.entry import (
-    StartError,
-    add_common_args,
-    build_optimizer,
-    config_or_exit,
-    load_with_overrides,
-    start,
-)
 from cifasr.train.options import TrainerOptions
 from cifasr.train.plot import plot_cif_firing
 from cifasr.train.trainer import TrainData, Trainer

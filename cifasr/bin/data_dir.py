@@ -29,7 +29,7 @@ from cifasr.data.datadir import (
     subset_data_dir,
     validate_data_dir,
 )
-from cifasr.data.kaldi_files import KaldiFileError, read_kaldi_map, utt2spk_to_spk2utt
+from cifasr.data.kaldi_files import KaldiFileError, read_utt2spk, utt2spk_to_spk2utt
 from cifasr.data.speed_perturb import perturb_data_dir_speed
 
 
@@ -105,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
             utts = _read_list(args.utt_list)
         elif args.spk_list:
             speakers = set(_read_list(args.spk_list))
-            utt2spk = read_kaldi_map(Path(args.src) / "utt2spk")
+            utt2spk = read_utt2spk(Path(args.src) / "utt2spk")
             utts = [u for u, s in utt2spk.items() if s in speakers]
         else:
             how = next(n for n in ("first", "last", "shortest", "even") if getattr(args, n))
@@ -121,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "perturb_speed":
         perturb_data_dir_speed(args.factor, args.src, args.dest)
     elif args.command == "spk2utt":
-        utt2spk = read_kaldi_map("/dev/stdin" if args.utt2spk == "-" else args.utt2spk)
+        utt2spk = read_utt2spk("/dev/stdin" if args.utt2spk == "-" else args.utt2spk)
         for spk, utts in utt2spk_to_spk2utt(utt2spk).items():
             print(spk, " ".join(utts))
     elif args.command == "split_scp":

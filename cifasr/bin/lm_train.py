@@ -18,11 +18,7 @@ from typing import Any
 
 import torch
 
-from cifasr.data.text_dataset import build_text_dataloader
-from cifasr.data.tokenizer import Tokenizer
-from cifasr.tasks.asr import count_parameters, read_token_list
-from cifasr.tasks.lm import build_lm, resolve_lm_config
-from cifasr.train.entry import (
+from cifasr.bin._train_common import (
     StartError,
     add_common_args,
     build_optimizer,
@@ -30,6 +26,10 @@ from cifasr.train.entry import (
     load_with_overrides,
     start,
 )
+from cifasr.data.text_dataset import build_text_dataloader
+from cifasr.data.tokenizer import Tokenizer
+from cifasr.tasks.asr import count_parameters, read_token_list
+from cifasr.tasks.lm import build_lm, resolve_lm_config
 from cifasr.train.trainer import TrainData, Trainer
 from cifasr.utils.config import dump_config
 

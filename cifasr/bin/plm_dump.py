@@ -16,12 +16,8 @@ import argparse
 import sys
 
 from cifasr.bin._common import add_log_level, setup_logging
-from cifasr.distill.dump import (
-    DumpInputError,
-    check_token_list,
-    dump_teacher_features,
-    read_kaldi_text,
-)
+from cifasr.data.kaldi_files import read_text
+from cifasr.distill.dump import check_token_list, dump_teacher_features
 from cifasr.distill.io import DTYPES, TeacherFeatureError
 from cifasr.distill.plm import ALIGNMENTS, TOKEN_TYPES, PLMError, PLMFeatureExtractor, load_plm
 from cifasr.utils.precision import ALIASES, resolve_precision
@@ -64,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     setup_logging(args.log_level)
     try:
-        texts = read_kaldi_text(args.text)
+        texts = read_text(args.text)
         precision = resolve_precision(args.autocast, args.device, what="--autocast")
         precision.log()
         model, tokenizer = load_plm(args.plm, args.device)
@@ -81,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.token_list:
             check_token_list(args.token_list, extractor, texts)
         dump_teacher_features(extractor, texts, args.output_dir, args.batch_size, args.dtype)
-    except (DumpInputError, PLMError, TeacherFeatureError, ValueError) as e:
+    except (FileNotFoundError, PLMError, TeacherFeatureError, ValueError) as e:
         print(f"plm_dump: {e}", file=sys.stderr)
         return 1
     return 0

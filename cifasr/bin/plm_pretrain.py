@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from cifasr.bin._common import add_log_level, setup_logging
-from cifasr.distill.dump import DumpInputError, read_kaldi_text
+from cifasr.data.kaldi_files import read_text
 from cifasr.distill.pretrain import PretrainConfig, pretrain_char_bert
 
 
@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_level)
     cfg = PretrainConfig(**{k: getattr(args, k) for k in vars(PretrainConfig())})
     try:
-        texts = list(read_kaldi_text(args.text).values())
-        valid = list(read_kaldi_text(args.valid_text).values()) if args.valid_text else None
+        texts = list(read_text(args.text).values())
+        valid = list(read_text(args.valid_text).values()) if args.valid_text else None
         pretrain_char_bert(texts, args.output_dir, cfg, valid)
-    except (DumpInputError, ValueError) as e:
+    except (FileNotFoundError, ValueError) as e:
         print(f"plm_pretrain: {e}", file=sys.stderr)
         return 1
     return 0

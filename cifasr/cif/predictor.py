@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from typeguard import typechecked
 
 from cifasr.cif.cif import cif
 from cifasr.nn import Dropout
@@ -153,6 +154,7 @@ class ConvCifPredictor(_CifPredictor):
         scale_eps: added to the weight sum in the scale factor's denominator.
     """
 
+    @typechecked
     def __init__(
         self,
         input_size: int,
@@ -204,6 +206,7 @@ class ParaformerCifPredictor(_CifPredictor):
         scale_eps: added to the weight sum in the scale factor's denominator.
     """
 
+    @typechecked
     def __init__(
         self,
         input_size: int,

@@ -25,7 +25,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cifasr.data.kaldi_files import KaldiFileError, write_kaldi_map, write_spk2utt
+from cifasr.data.kaldi_files import KaldiFileError, scan_kaldi_file, write_kaldi_map, write_spk2utt
 
 logger = logging.getLogger(__name__)
 
@@ -145,41 +145,28 @@ def unpack_aishell(corpus_root: str | Path) -> int:
 def read_transcripts(path: str | Path) -> tuple[dict[str, str], dict[str, int]]:
     """Transcripts with spaces removed, and counts of the lines dropped by reason.
 
+    The corpus file is Kaldi ``text`` shaped; :func:`cifasr.data.kaldi_files.scan_kaldi_file`
+    reads it, and empty lines, empty transcripts and repeated ids (the first is kept) are dropped,
+    counted and logged rather than fatal.
+
     Raises:
         KaldiFileError: a line is not UTF-8 (names the file and line).
     """
     path = Path(path)
-    texts: dict[str, str] = {}
+    scan = scan_kaldi_file(path, allow_empty_value=False)
     dropped = {"empty transcript": 0, "duplicate id": 0, "empty line": 0}
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise KaldiFileError(
-                    f"{path}: line {lineno} is not valid UTF-8 ({e.reason} at byte {e.start}); "
-                    f"the corpus file looks damaged, re-extract it"
-                ) from e
-            parts = line.split(maxsplit=1)
-            if not parts:
-                dropped["empty line"] += 1
-                continue
-            utt = parts[0]
-            text = "".join(parts[1].split()) if len(parts) > 1 else ""
-            if not text:
-                dropped["empty transcript"] += 1
-                logger.warning(
-                    "aishell: %s: line %d: '%s' has an empty transcript", path, lineno, utt
-                )
-                continue
-            if utt in texts:
-                dropped["duplicate id"] += 1
-                logger.warning(
-                    "aishell: %s: line %d: '%s' appears again; keeping the first", path, lineno, utt
-                )
-                continue
-            texts[utt] = text
-    return texts, dropped
+    reasons = {"empty_value": "empty transcript", "duplicate": "duplicate id"}
+    for problem in scan.problems:
+        if problem.kind == "not_utf8":
+            raise KaldiFileError(f"{problem.message}; if the corpus was extracted, re-extract it")
+        if problem.kind == "empty_line":
+            dropped["empty line"] += 1
+        elif problem.kind in reasons:
+            dropped[reasons[problem.kind]] += 1
+            logger.warning(
+                "aishell: %s (dropped; the first of a repeated id is kept)", problem.message
+            )
+    return {e.key: "".join(e.value.split()) for e in scan.entries}, dropped
 
 
 @dataclass

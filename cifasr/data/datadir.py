@@ -20,6 +20,7 @@ from pathlib import Path
 from cifasr.data.kaldi_files import (
     KaldiFileError,
     read_kaldi_map,
+    read_utt2spk,
     scan_kaldi_file,
     utt2spk_to_spk2utt,
     write_kaldi_map,
@@ -147,7 +148,7 @@ def validate_data_dir(
         if (d / "spk2utt").is_file():
             try:
                 spk2utt = read_kaldi_map(d / "spk2utt")
-                utt2spk = read_kaldi_map(d / "utt2spk")
+                utt2spk = read_utt2spk(d / "utt2spk")
             except KaldiFileError as e:
                 problems.append(str(e))
             else:
@@ -305,7 +306,7 @@ def subset_data_dir(
     if src.resolve() == dest.resolve():
         raise DataDirError(f"subset_data_dir: source and destination are both {src}")
     wanted = set(utt_list)
-    utt2spk = read_kaldi_map(src / "utt2spk")
+    utt2spk = read_utt2spk(src / "utt2spk")
     unknown = sorted(wanted - utt2spk.keys())
     if unknown:
         message = (
@@ -348,7 +349,7 @@ def select_utterances(
         The ids, sorted.
     """
     d = Path(data_dir)
-    utts = sorted(read_kaldi_map(d / "utt2spk"))
+    utts = sorted(read_utt2spk(d / "utt2spk"))
     if num >= len(utts):
         return utts
     if how == "first":
@@ -396,7 +397,7 @@ def copy_data_dir(
     def spk(s: str) -> str:
         return f"{spk_prefix}{s}{spk_suffix}"
 
-    utt2spk = read_kaldi_map(src / "utt2spk")
+    utt2spk = read_utt2spk(src / "utt2spk")
     for name in utt_files(src):
         values = read_kaldi_map(src / name)
         if name == "utt2spk":

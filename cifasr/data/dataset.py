@@ -19,7 +19,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from cifasr.data.ark import matrix_shape, read_matrix
-from cifasr.data.kaldi_files import Entry, read_kaldi_entries, read_kaldi_map
+from cifasr.data.kaldi_files import Entry, read_kaldi_entries, read_kaldi_map, read_text
 from cifasr.data.tokenizer import Tokenizer
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class AsrDataset(Dataset):
         if text_file is not None:
             if tokenizer is None:
                 raise ValueError("AsrDataset: a text file needs a tokenizer")
-            transcripts = read_kaldi_map(text_file, allow_empty_value=True)
+            transcripts = read_text(text_file)
             _align(self.keys, transcripts, "text", text_file)
             # The tokenizer may be shared by several datasets: count this file's share.
             unk_before, tokens_before = Counter(tokenizer.unk_counts), tokenizer.num_tokens

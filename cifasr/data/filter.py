@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cifasr.data.datadir import DataDirError, subset_data_dir
-from cifasr.data.kaldi_files import read_kaldi_map, write_kaldi_map
+from cifasr.data.kaldi_files import read_kaldi_map, read_utt2spk, write_kaldi_map
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def filter_data_dir(
             raise DataDirError(
                 f"{src}/{name}: missing; the length filter needs it (stage 3 writes it)"
             )
-    utts = list(read_kaldi_map(src / "utt2spk"))
+    utts = list(read_utt2spk(src / "utt2spk"))
     tables = {name: read_kaldi_map(src / name) for name in needed[2:]}
     tables["utt2dur"] = read_kaldi_map(src / "utt2dur")
     for name, table in tables.items():

@@ -1,12 +1,25 @@
-"""Kaldi "key value" files (text, wav.scp, utt2spk, feats.scp, utt2num_frames ...).
+"""Kaldi "key value" files (text, wav.scp, utt2spk, feats.scp, utt2num_frames ...): the one reader.
 
 One line per key: ``<key><whitespace><value>``. Keys have no whitespace; a value may be empty
 only where a file allows it (``text``). Files are written LC_ALL=C-sorted by key: for UTF-8,
 Python's code-point order of ``str`` equals the byte order that ``LC_ALL=C sort`` uses.
 
-Every problem is reported with the file, the line number and the key, so a user can open the file
-at that line. :func:`scan_kaldi_file` never raises on content: it returns the problems, for tools
-that repair (fix_data_dir) or list everything at once (validate_data_dir).
+Every Kaldi file of the toolkit is read here; what differs between kinds is an option of the one
+reader (:func:`read_kaldi_entries`):
+
+- ``text`` (and decoders' hypotheses): :func:`read_text`; a transcript may be empty.
+- ``utt2spk``: :func:`read_utt2spk`; exactly one speaker id per utterance.
+- ``spk2utt``: :func:`read_kaldi_map`; the value lists the speaker's utterances.
+- ``wav.scp``, ``feats.scp``, ``utt2dur``, ``utt2num_frames``: :func:`read_kaldi_map`, or
+  :func:`read_kaldi_entries` to keep line numbers; a value is required.
+- ``tokens.txt``: :func:`cifasr.data.tokenizer.load_token_list`, whose ``TokenListError`` is a
+  :class:`KaldiFileError`.
+
+Every problem raises :class:`KaldiFileError` naming the file, the line number and the key, so a
+user can open the file at that line (a missing file is the usual ``FileNotFoundError``).
+:func:`scan_kaldi_file` never raises on content: it returns the problems, for tools that repair
+(fix_data_dir), list everything at once (validate_data_dir) or drop and count (the AISHELL
+transcript).
 
 >>> import tempfile, os
 >>> d = tempfile.mkdtemp(); p = os.path.join(d, "utt2spk")
@@ -24,10 +37,13 @@ from pathlib import Path
 
 # Files whose value may be empty: a transcript can be empty (the filter stage drops it).
 EMPTY_VALUE_OK = frozenset({"text"})
+# Files whose value is one field: a speaker id has no whitespace (spk2utt would split it).
+ONE_FIELD_VALUE = frozenset({"utt2spk"})
 
 
 class KaldiFileError(ValueError):
-    """A Kaldi file is malformed; the message names the file, the line and the key."""
+    """A Kaldi file (or ``tokens.txt``) is malformed; the message names the file, the line and
+    the key, as ``<file>: line <n>: ...``."""
 
 
 @dataclass
@@ -41,8 +57,8 @@ class Entry:
 
 @dataclass
 class Problem:
-    """One malformed line. ``kind`` is one of: empty_line, not_utf8, empty_value, duplicate,
-    unsorted."""
+    """One malformed line. ``kind`` is one of: empty_line, not_utf8, empty_value, fields,
+    duplicate, unsorted."""
 
     kind: str
     line: int
@@ -75,13 +91,17 @@ def _split_line(raw: str) -> tuple[str, str]:
     return key, value
 
 
-def scan_kaldi_file(path: str | Path, allow_empty_value: bool | None = None) -> ScanResult:
+def scan_kaldi_file(
+    path: str | Path, allow_empty_value: bool | None = None, one_field: bool | None = None
+) -> ScanResult:
     """Parse a Kaldi key-value file, collecting problems instead of raising.
 
     Args:
         path: the file.
         allow_empty_value: whether a key without a value is acceptable; by default only for
             files named ``text``.
+        one_field: whether the value must be a single whitespace-free field; by default only for
+            files named ``utt2spk``.
 
     Returns:
         A :class:`ScanResult`. The first occurrence of a duplicated key is kept. Lines that are
@@ -90,6 +110,8 @@ def scan_kaldi_file(path: str | Path, allow_empty_value: bool | None = None) -> 
     path = Path(path)
     if allow_empty_value is None:
         allow_empty_value = path.name in EMPTY_VALUE_OK
+    if one_field is None:
+        one_field = path.name in ONE_FIELD_VALUE
     result = ScanResult(path)
     first_line: dict[str, int] = {}
     previous_key: str | None = None
@@ -127,6 +149,17 @@ def scan_kaldi_file(path: str | Path, allow_empty_value: bool | None = None) -> 
                     )
                 )
                 continue
+            if one_field and len(value.split()) > 1:
+                result.problems.append(
+                    Problem(
+                        "fields",
+                        lineno,
+                        key,
+                        f"{path}: line {lineno}: key '{key}' has {len(value.split())} fields "
+                        f"after it, expected one ('{value}' has whitespace)",
+                    )
+                )
+                continue
             if key in first_line:
                 result.problems.append(
                     Problem(
@@ -153,37 +186,56 @@ def scan_kaldi_file(path: str | Path, allow_empty_value: bool | None = None) -> 
     return result
 
 
-def read_kaldi_map(
+def read_kaldi_entries(
     path: str | Path,
     allow_empty_value: bool | None = None,
     require_sorted: bool = False,
-) -> dict[str, str]:
-    """Read a Kaldi key-value file into a dict in file order, raising on the first problem.
+    one_field: bool | None = None,
+) -> list[Entry]:
+    """Read a Kaldi key-value file into entries in file order (with their line numbers, for
+    messages about a key), raising on the first problem.
 
     Args:
         path: the file.
-        allow_empty_value: see :func:`scan_kaldi_file`.
+        allow_empty_value, one_field: see :func:`scan_kaldi_file`.
         require_sorted: also reject a file not sorted by key.
 
     Raises:
         FileNotFoundError: the file does not exist.
-        KaldiFileError: a line is not UTF-8, is empty, lacks a value, duplicates a key, or (with
-            ``require_sorted``) is out of order.
+        KaldiFileError: a line is not UTF-8, is empty, lacks a value, has more than one field
+            (with ``one_field``), duplicates a key, or (with ``require_sorted``) is out of order.
     """
-    result = scan_kaldi_file(path, allow_empty_value)
+    result = scan_kaldi_file(path, allow_empty_value, one_field)
     for problem in result.problems:
         if problem.kind != "unsorted" or require_sorted:
             raise KaldiFileError(problem.message)
-    return result.as_dict()
-
-
-def read_kaldi_entries(path: str | Path, allow_empty_value: bool | None = None) -> list[Entry]:
-    """Like :func:`read_kaldi_map` but keeps line numbers (for messages about a key)."""
-    result = scan_kaldi_file(path, allow_empty_value)
-    for problem in result.problems:
-        if problem.kind != "unsorted":
-            raise KaldiFileError(problem.message)
     return result.entries
+
+
+def read_kaldi_map(
+    path: str | Path,
+    allow_empty_value: bool | None = None,
+    require_sorted: bool = False,
+    one_field: bool | None = None,
+) -> dict[str, str]:
+    """:func:`read_kaldi_entries` as ``{key: value}`` in file order (same arguments and errors)."""
+    entries = read_kaldi_entries(path, allow_empty_value, require_sorted, one_field)
+    return {e.key: e.value for e in entries}
+
+
+def read_text(path: str | Path, require_sorted: bool = False) -> dict[str, str]:
+    """A Kaldi ``text`` file (or a decoder's hypotheses): ``{utt: transcript}`` in file order.
+
+    A line with only an id is an empty transcript, whatever the file is called; blank lines and
+    duplicate ids are errors (:func:`read_kaldi_entries`).
+    """
+    return read_kaldi_map(path, allow_empty_value=True, require_sorted=require_sorted)
+
+
+def read_utt2spk(path: str | Path, require_sorted: bool = False) -> dict[str, str]:
+    """A Kaldi ``utt2spk`` file: ``{utt: speaker}`` in file order; exactly one speaker id per
+    line, whatever the file is called (:func:`read_kaldi_entries`)."""
+    return read_kaldi_map(path, require_sorted=require_sorted, one_field=True)
 
 
 def write_kaldi_map(

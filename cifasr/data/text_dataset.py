@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from cifasr.data.collate import TEXT_PAD, pad_arrays
-from cifasr.data.kaldi_files import read_kaldi_map
+from cifasr.data.kaldi_files import read_text
 from cifasr.data.sampler import (
     BucketBatchSampler,
     SequentialBatchSampler,
@@ -33,7 +33,7 @@ class TextDataset(Dataset):
     """
 
     def __init__(self, text_file: str | Path, tokenizer: Tokenizer) -> None:
-        table = read_kaldi_map(text_file, allow_empty_value=True)
+        table = read_text(text_file)
         before = tokenizer.num_unk
         self.keys: list[str] = []
         self.text: list[np.ndarray] = []

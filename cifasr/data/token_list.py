@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from cifasr.data.kaldi_files import read_kaldi_map
+from cifasr.data.kaldi_files import read_text
 from cifasr.data.tokenizer import BLANK, SOS_EOS, UNK, CharTokenizer, SentencepieceTokenizer
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def write_token_list(tokens: Iterable[str], path: str | Path) -> int:
 
 def read_transcripts(text_file: str | Path) -> list[str]:
     """Transcripts (values) of a Kaldi ``text`` file, in file order."""
-    return list(read_kaldi_map(text_file, allow_empty_value=True).values())
+    return list(read_text(text_file).values())
 
 
 def _count_and_write(

@@ -19,29 +19,42 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cifasr.data.kaldi_files import KaldiFileError
+
 BLANK = "<blank>"
 UNK = "<unk>"
 SOS_EOS = "<sos/eos>"
 TOKEN_TYPES = ("char", "bpe")
 
 
-class TokenListError(ValueError):
-    """A token list file is malformed; names the file and the line."""
+class TokenListError(KaldiFileError):
+    """A token list is malformed; names the file and the line (a :class:`KaldiFileError`, like
+    every error of a Kaldi-style file)."""
 
 
 def load_token_list(path: str | Path) -> list[str]:
-    """Read ``tokens.txt`` (one token per line, line number = id) and check its layout.
+    """Read ``tokens.txt`` (one token per line, line number - 1 = id) and check its layout: the
+    one reader of token list files.
 
     Raises:
-        TokenListError: empty line, whitespace inside a token, duplicate, or not the ESPnet
-            layout (``<blank>`` first, ``<unk>`` present, ``<sos/eos>`` last).
+        FileNotFoundError: the file does not exist.
+        TokenListError: a line that is not UTF-8, an empty line, whitespace inside a token, a
+            duplicate, or not the ESPnet layout (``<blank>`` first, ``<unk>`` present,
+            ``<sos/eos>`` last).
     """
     path = Path(path)
     tokens: list[str] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            token = line.rstrip("\n")
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise TokenListError(
+                    f"{path}: line {lineno} is not valid UTF-8 (byte 0x{raw[e.start]:02x} at "
+                    f"column {e.start + 1}); rebuild it with python -m cifasr.bin.token_list"
+                ) from e
+            token = line.rstrip("\r\n")
             if not token or token != token.strip() or len(token.split()) != 1:
                 raise TokenListError(
                     f"{path}: line {lineno}: '{token}' is not one token without whitespace"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from typeguard import typechecked
 
 from cifasr.decoder.kv_cache import KVCache
 from cifasr.decoder.layers import TransformerStack
@@ -67,6 +68,7 @@ class CifArDecoder(nn.Module):
 
     autoregressive = True
 
+    @typechecked
     def __init__(
         self,
         vocab_size: int,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from typeguard import typechecked
 
 from cifasr.decoder.attention import valid_key_mask
 from cifasr.decoder.layers import TransformerStack
@@ -45,6 +46,7 @@ class NarDecoder(nn.Module):
 
     autoregressive = False
 
+    @typechecked
     def __init__(
         self,
         vocab_size: int,

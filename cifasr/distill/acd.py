@@ -17,9 +17,10 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from typeguard import typechecked
 
 from cifasr.distill.common import TeacherCentering, check_outputs_teacher, distill_mask
-from cifasr.models.outputs import CifModelOutputs
+from cifasr.interfaces.outputs import CifModelOutputs
 
 
 def num_negatives_for(num_anchors: int, num_negatives: int) -> int:
@@ -110,6 +111,7 @@ class AcousticContrastiveDistiller(nn.Module):
     #: what ``input_size`` is the size of: the CIF outputs (the model builder reads this).
     reads = "cif"
 
+    @typechecked
     def __init__(
         self,
         input_size: int,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from cifasr.distill.io import TeacherFeatureError
-from cifasr.models.outputs import CifModelOutputs
+from cifasr.interfaces.outputs import CifModelOutputs
 
 
 def _name(b: int, utt_ids: Sequence[str] | None) -> str:

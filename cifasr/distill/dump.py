@@ -10,43 +10,11 @@ from pathlib import Path
 
 import torch
 
+from cifasr.data.tokenizer import TokenListError, load_token_list
 from cifasr.distill.io import TeacherFeatureWriter
 from cifasr.distill.plm import PLMFeatureExtractor
 
 logger = logging.getLogger(__name__)
-
-
-class DumpInputError(ValueError):
-    """A text file or token list the dump cannot use; the message names the file and line."""
-
-
-def read_kaldi_text(path: str | Path) -> dict[str, str]:
-    """``utt transcript`` lines -> {utt: transcript} (the transcript may be empty or hold spaces).
-
-    Raises:
-        DumpInputError: a missing file, a line that is not UTF-8, a blank line, or a repeated
-            utterance id; the message names the file and the line.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DumpInputError(f"{path}: no such text file (expected Kaldi 'utt transcript' lines)")
-    texts: dict[str, str] = {}
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                raise DumpInputError(f"{path}, line {lineno}: not UTF-8 ({e.reason})") from e
-            parts = line.split(maxsplit=1)
-            if not parts:
-                raise DumpInputError(
-                    f"{path}, line {lineno}: blank line; expected 'utt transcript'"
-                )
-            utt = parts[0]
-            if utt in texts:
-                raise DumpInputError(f"{path}, line {lineno}: utterance '{utt}' appears twice")
-            texts[utt] = parts[1].strip() if len(parts) > 1 else ""
-    return texts
 
 
 def check_token_list(
@@ -62,18 +30,18 @@ def check_token_list(
         their teacher rows are still the PLM vectors of the actual text).
 
     Raises:
-        DumpInputError: the file is missing, or a char list has a multi-character token.
+        FileNotFoundError: the file is missing.
+        TokenListError: the list is malformed (:func:`cifasr.data.tokenizer.load_token_list`), or
+            a char list has a multi-character token (naming the file and line).
     """
     path = Path(token_list)
-    if not path.is_file():
-        raise DumpInputError(f"{path}: no such token list")
-    tokens = path.read_text(encoding="utf-8").split("\n")
-    vocab = {t for t in tokens if t}
+    tokens = load_token_list(path)
+    vocab = set(tokens)
     if extractor.token_type == "char":
         for lineno, tok in enumerate(tokens, 1):
             if len(tok) > 1 and not (tok.startswith("<") and tok.endswith(">")):
-                raise DumpInputError(
-                    f"{path}, line {lineno}: token {tok!r} is not one character, but "
+                raise TokenListError(
+                    f"{path}: line {lineno}: token {tok!r} is not one character, but "
                     "--token_type is char; pass the token type the list was made with "
                     "(bpe needs --bpemodel)"
                 )

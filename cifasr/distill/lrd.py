@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from typeguard import typechecked
 
 from cifasr.distill.common import check_outputs_teacher, distill_mask
-from cifasr.models.outputs import CifModelOutputs
+from cifasr.interfaces.outputs import CifModelOutputs
 
 STATES = ("states", "hidden")
 REDUCTIONS = ("sum", "mean")
@@ -37,6 +38,7 @@ class LinguisticRegressionDistiller(nn.Module):
     #: what ``input_size`` is the size of: the decoder state (the model builder reads this).
     reads = "decoder"
 
+    @typechecked
     def __init__(
         self,
         input_size: int,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from typeguard import typechecked
 
 from cifasr.encoder.attention import RelPositionMultiHeadedAttention
 from cifasr.encoder.base import SpeechEncoder
@@ -124,6 +125,7 @@ class ConformerEncoder(SpeechEncoder):
         max_len: frames precomputed by the positional encoding (longer inputs extend it).
     """
 
+    @typechecked
     def __init__(
         self,
         input_size: int,

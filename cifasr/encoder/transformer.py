@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from typeguard import typechecked
 
 from cifasr.encoder.attention import MultiHeadedAttention
 from cifasr.encoder.base import SpeechEncoder
@@ -78,6 +79,7 @@ class TransformerEncoder(SpeechEncoder):
         max_len: frames precomputed by the positional encoding (longer inputs extend it).
     """
 
+    @typechecked
     def __init__(
         self,
         input_size: int,

@@ -29,8 +29,8 @@ class EncoderCifGraph(nn.Module):
     ``forward(feats (B, T, D) float32, feats_lengths (B,) int64, tail_threshold () float64)``
     returns ``encoder_out (B, T', C)``, ``encoder_lengths (B,)``, ``alphas (B, T')`` (unscaled),
     ``cif_embeds (B, N, C)``, ``cif_lengths (B,)`` and ``fire_frames (B, N)``, the fields of
-    :class:`~cifasr.models.outputs.CifModelOutputs` that inference uses. ``tail_threshold`` is an
-    input so that decoding configs can change it; ``+inf`` means no tail handling.
+    :class:`~cifasr.interfaces.outputs.CifModelOutputs` that inference uses. ``tail_threshold`` is
+    an input so that decoding configs can change it; ``+inf`` means no tail handling.
     """
 
     input_names = ("feats", "feats_lengths", "tail_threshold")

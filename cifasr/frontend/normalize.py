@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from typeguard import typechecked
 
 
 def _valid_mask(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -31,6 +32,7 @@ class UtteranceMVN(nn.Module):
         eps: floor of the variance.
     """
 
+    @typechecked
     def __init__(self, norm_means: bool = True, norm_vars: bool = True, eps: float = 1e-10) -> None:
         super().__init__()
         self.norm_means = norm_means
@@ -73,6 +75,7 @@ class GlobalMVN(nn.Module):
         feat_dim: feature dimension used when ``stats_file`` is None.
     """
 
+    @typechecked
     def __init__(
         self,
         stats_file: str | None = None,

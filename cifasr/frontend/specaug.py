@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from typeguard import typechecked
 
 
 class SpecAug(nn.Module):
@@ -25,6 +26,7 @@ class SpecAug(nn.Module):
         mask_value: the value written into masked cells; None uses the utterance mean.
     """
 
+    @typechecked
     def __init__(
         self,
         freq_mask_num: int = 2,

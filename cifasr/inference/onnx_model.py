@@ -1,6 +1,6 @@
 """The exported ONNX graphs run with onnxruntime, as a drop-in for the PyTorch model in decoding.
 
-:class:`OnnxCifModel` answers what :func:`cifasr.models.recognize.recognize` asks of a
+:class:`OnnxCifModel` answers what :func:`cifasr.inference.recognize.recognize` asks of a
 :class:`~cifasr.models.cif_asr.CifASRModel`: ``compute_outputs`` (the encoder + CIF graph), a
 ``decoder`` and the special token ids. The decoders follow the search protocols, so the same
 batched greedy, beam and NAR searches (:mod:`cifasr.search`) drive both backends:
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import yaml
 
-from cifasr.models.outputs import CifModelOutputs
+from cifasr.interfaces.outputs import CifModelOutputs
 
 ONNX_META = "onnx_meta.yaml"
 PRECISIONS = ("fp32", "int8")
@@ -231,7 +231,7 @@ class OnnxNarDecoder:
 
 
 class OnnxCifModel:
-    """An exported CIF model for :func:`cifasr.models.recognize.recognize`.
+    """An exported CIF model for :func:`cifasr.inference.recognize.recognize`.
 
     Args:
         onnx_dir: the output directory of ``python -m cifasr.bin.export_onnx``.

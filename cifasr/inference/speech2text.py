@@ -21,9 +21,9 @@ import yaml
 
 from cifasr.data.tokenizer import Tokenizer
 from cifasr.frontend.fbank import FbankConfig
+from cifasr.inference.recognize import recognize
 from cifasr.inference.timestamps import token_timestamps
 from cifasr.models.cif_asr import CifASRModel
-from cifasr.models.recognize import recognize
 from cifasr.tasks.asr import build_model
 from cifasr.tasks.lm import build_lm
 from cifasr.train.checkpoint import load_checkpoint, model_state

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from typeguard import typechecked
 
 from cifasr.decoder.kv_cache import KVCache
 from cifasr.decoder.layers import TransformerStack
@@ -43,6 +44,7 @@ class TransformerLM(nn.Module):
         max_len: positions whose sinusoids are precomputed (longer ones are computed on demand).
     """
 
+    @typechecked
     def __init__(
         self,
         vocab_size: int,

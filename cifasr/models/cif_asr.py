@@ -11,10 +11,12 @@ from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
+from typeguard import typechecked
 
 from cifasr.cif import quantity_loss
+from cifasr.interfaces.outputs import CifModelOutputs
 from cifasr.models.losses import CTC, label_smoothed_nll_loss
-from cifasr.models.outputs import CifModelOutputs
+from cifasr.models.protocols import Decoder, Distiller, Encoder, FeatureTransform, Predictor
 from cifasr.utils.edit_distance import edit_distance
 
 
@@ -44,16 +46,22 @@ def add_sos_eos(
 class CifASRModel(nn.Module):
     """Encoder -> CIF -> decoder with CE, quantity and CTC losses (and optional distillers).
 
+    The parts are ``nn.Module``s meeting the protocols of :mod:`cifasr.models.protocols` (what
+    the model calls, with shapes); the constructor checks the types of every argument
+    (``typeguard``), so a part without, say, ``output_size()`` or a ``weight`` of the wrong type
+    fails here rather than in the first training step.
+
     Args:
         vocab_size: V; ids follow ESPnet (``<blank>`` 0, ``<unk>`` 1, ``<sos/eos>`` V - 1).
         token_list: the tokens (for logging hypotheses); may be None.
-        normalize: feature normalisation module or None.
-        specaug: SpecAugment module (active in training mode) or None.
-        encoder: maps (B, T, D) features to (B, T', C).
-        predictor: CIF weight predictor + CIF (``cifasr.cif``).
-        decoder: CIF decoder (``cifasr.decoder``).
+        normalize: feature normalisation (:class:`~cifasr.models.protocols.FeatureTransform`)
+            or None.
+        specaug: SpecAugment (a FeatureTransform, called in training mode only) or None.
+        encoder: (B, T, D) features -> (B, T', C) (:class:`~cifasr.models.protocols.Encoder`).
+        predictor: CIF weight predictor + CIF (:class:`~cifasr.models.protocols.Predictor`).
+        decoder: CIF decoder (:class:`~cifasr.models.protocols.Decoder`).
         ctc: CTC head or None (built only when ``ctc_weight > 0``).
-        distillers: name -> distiller module (``cifasr.distill``); None for the baseline.
+        distillers: name -> :class:`~cifasr.models.protocols.Distiller`; None for the baseline.
         ctc_weight: weight of the CTC loss (original 0.5).
         quantity_weight: weight of the quantity loss (original 1.0).
         ce_weight: weight of the label-smoothed CE (original 1.0).
@@ -64,17 +72,18 @@ class CifASRModel(nn.Module):
             (``<key>`` and ``<key>_lengths``).
     """
 
+    @typechecked
     def __init__(
         self,
         vocab_size: int,
         token_list: list[str] | None,
-        normalize: nn.Module | None,
-        specaug: nn.Module | None,
-        encoder: nn.Module,
-        predictor: nn.Module,
-        decoder: nn.Module,
+        normalize: FeatureTransform | None,
+        specaug: FeatureTransform | None,
+        encoder: Encoder,
+        predictor: Predictor,
+        decoder: Decoder,
         ctc: CTC | None,
-        distillers: Mapping[str, nn.Module] | None = None,
+        distillers: Mapping[str, Distiller] | None = None,
         ctc_weight: float = 0.5,
         quantity_weight: float = 1.0,
         ce_weight: float = 1.0,
@@ -84,6 +93,15 @@ class CifASRModel(nn.Module):
         teacher_key: str = "plm",
     ) -> None:
         super().__init__()
+        parts = {"normalize": normalize, "specaug": specaug, "encoder": encoder}
+        parts.update(predictor=predictor, decoder=decoder, ctc=ctc)
+        parts.update({f"distillers.{k}": v for k, v in (distillers or {}).items()})
+        for name, part in parts.items():
+            if part is not None and not isinstance(part, nn.Module):
+                raise TypeError(
+                    f"CifASRModel: {name} must be a torch.nn.Module (its parameters are trained "
+                    f"with the model), got {type(part).__name__}"
+                )
         if ctc_weight > 0 and ctc is None:
             raise ValueError("ctc_weight > 0 needs a CTC head")
         self.vocab_size = vocab_size

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from typeguard import typechecked
 
 from cifasr.nn import Dropout
 
@@ -54,6 +55,7 @@ class CTC(nn.Module):
             returning inf; the original keeps them (False) and lets the trainer skip the step.
     """
 
+    @typechecked
     def __init__(
         self,
         vocab_size: int,

@@ -19,6 +19,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cifasr.data.kaldi_files import KaldiFileError, read_kaldi_entries
+
 logger = logging.getLogger(__name__)
 
 TOKEN_TYPES = ("char", "word")
@@ -46,7 +48,7 @@ def ascii_upper(text: str) -> str:
 
 
 def _read_lines(path: Path) -> Iterable[tuple[int, str]]:
-    """Yield ``(line_number, line)`` of a UTF-8 file, naming file and line on bad bytes."""
+    """Yield ``(line_number, line)`` of a UTF-8 trn file, naming file and line on bad bytes."""
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             try:
@@ -57,50 +59,35 @@ def _read_lines(path: Path) -> Iterable[tuple[int, str]]:
                 ) from e
 
 
-def read_kaldi_text(path: str | Path) -> dict[str, str]:
-    """Read a Kaldi ``text`` file into ``{utt_id: text}`` in file order.
+def _check_label_part(path: Path, line: int, what: str, value: str) -> None:
+    """An id inside the trn label ``(spk-utt)`` cannot carry parentheses."""
+    if "(" in value or ")" in value:
+        raise KaldiFileError(
+            f"{path}: line {line}: {what} {value!r} contains '(' or ')', which the trn label "
+            "'(spk-utt)' cannot carry; rename it"
+        )
 
-    A line with only an id is an empty transcript (decoders write those). Blank lines,
-    duplicate ids and ids with ``(`` or ``)`` (they would break the trn label) are errors
-    naming the file and line.
+
+def read_kaldi_text(path: str | Path) -> dict[str, str]:
+    """Read a Kaldi ``text`` file for scoring into ``{utt_id: text}`` in file order.
+
+    :func:`cifasr.data.kaldi_files.read_text` with sclite's needs: a line with only an id is an
+    empty transcript (decoders write those); blank lines, duplicate ids and ids with ``(`` or
+    ``)`` (they would break the trn label) are :class:`KaldiFileError` naming the file and line.
     """
-    path = Path(path)
-    out: dict[str, str] = {}
-    first_line: dict[str, int] = {}
-    for lineno, line in _read_lines(path):
-        parts = line.strip().split(maxsplit=1)
-        if not parts:
-            raise ValueError(f"{path}:{lineno}: blank line; expected 'utt_id text...'")
-        utt = parts[0]
-        if "(" in utt or ")" in utt:
-            raise ValueError(
-                f"{path}:{lineno}: utterance id {utt!r} contains '(' or ')', which the trn "
-                "label '(spk-utt)' cannot carry; rename the utterance"
-            )
-        if utt in out:
-            raise ValueError(
-                f"{path}:{lineno}: duplicate utterance id {utt!r} (first on line {first_line[utt]})"
-            )
-        out[utt] = parts[1] if len(parts) > 1 else ""
-        first_line[utt] = lineno
-    return out
+    entries = read_kaldi_entries(path, allow_empty_value=True)
+    for e in entries:
+        _check_label_part(Path(path), e.line, "utterance id", e.key)
+    return {e.key: e.value for e in entries}
 
 
 def read_utt2spk(path: str | Path) -> dict[str, str]:
-    """Read a Kaldi ``utt2spk`` file (``utt_id spk_id`` per line)."""
-    path = Path(path)
-    out: dict[str, str] = {}
-    for lineno, line in _read_lines(path):
-        parts = line.split()
-        if len(parts) != 2:
-            raise ValueError(f"{path}:{lineno}: expected 'utt_id spk_id', got {line!r}")
-        utt, spk = parts
-        if "(" in spk or ")" in spk:
-            raise ValueError(f"{path}:{lineno}: speaker id {spk!r} contains '(' or ')'")
-        if utt in out:
-            raise ValueError(f"{path}:{lineno}: duplicate utterance id {utt!r}")
-        out[utt] = spk
-    return out
+    """Read a Kaldi ``utt2spk`` file for scoring (:func:`cifasr.data.kaldi_files.read_utt2spk`,
+    and no ``(`` or ``)`` in a speaker id)."""
+    entries = read_kaldi_entries(path, one_field=True)
+    for e in entries:
+        _check_label_part(Path(path), e.line, "speaker id", e.value)
+    return {e.key: e.value for e in entries}
 
 
 def tokenize(text: str, token_type: str, remove_tokens: Sequence[str] = ()) -> list[str]:

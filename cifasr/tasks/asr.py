@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from cifasr.cif import PREDICTOR_CLASSES
+from cifasr.data.tokenizer import load_token_list
 from cifasr.decoder import DECODER_CLASSES
 from cifasr.distill import DISTILLER_CLASSES
 from cifasr.encoder import ENCODER_CLASSES
@@ -34,7 +35,12 @@ from cifasr.frontend.normalize import NORMALIZE_CLASSES
 from cifasr.frontend.specaug import SPECAUG_CLASSES
 from cifasr.models.cif_asr import CifASRModel
 from cifasr.models.losses import CTC
-from cifasr.tasks.choices import ClassChoices, constructor_defaults
+from cifasr.tasks.choices import (
+    ClassChoices,
+    build_from_conf,
+    conf_type_error,
+    constructor_defaults,
+)
 from cifasr.train.options import TrainerOptions
 from cifasr.train.scheduler import SCHEDULER_CLASSES
 from cifasr.utils.config import ConfigError, KeyLocations, as_config, unknown_key_error
@@ -58,7 +64,10 @@ MODEL_CHOICES = (
     ),
 )
 OPTIM_CHOICES = (
-    ClassChoices("optim", OPTIMIZER_CLASSES, default="adamw", fixed=("params",)),
+    # torch's optimisers annotate betas as a tuple (a list in YAML): their confs are not typed
+    ClassChoices(
+        "optim", OPTIMIZER_CLASSES, default="adamw", fixed=("params",), check_types=False
+    ),
     ClassChoices(
         "scheduler",
         SCHEDULER_CLASSES,
@@ -98,15 +107,25 @@ _TEACHER_FIXED = ("token_type", "bpemodel", "device")
 
 
 def _check_conf(
-    conf: Any, defaults: Mapping[str, Any], key: str, locations: KeyLocations, what: str
+    conf: Any,
+    defaults: Mapping[str, Any],
+    key: str,
+    locations: KeyLocations,
+    what: str,
+    cls: type | None = None,
 ) -> dict[str, Any]:
-    """Validate a plain ``*_conf`` mapping against constructor defaults; return it completed."""
+    """Validate a plain ``*_conf`` mapping against constructor defaults (and, given ``cls``, the
+    constructor's type annotations); return it completed."""
     conf = conf or {}
     if not isinstance(conf, Mapping):
         raise ConfigError(f"{locations.where(key)}: must be a mapping")
     for k in conf:
         if k not in defaults:
             raise unknown_key_error(k, defaults, locations, prefix=key, what=what)
+    if cls is not None:
+        error = conf_type_error(cls, conf, key, locations, what)
+        if error is not None:
+            raise error
     return {**defaults, **conf}
 
 
@@ -128,39 +147,53 @@ def _resolve_distillers(value: Any, locations: KeyLocations) -> dict[str, dict[s
             )
         defaults = constructor_defaults(DISTILLER_CLASSES[name], _DISTILLER_FIXED)
         out[name] = _check_conf(
-            conf, defaults, f"distillers.{name}", locations, f"distiller '{name}'"
+            conf,
+            defaults,
+            f"distillers.{name}",
+            locations,
+            f"distiller '{name}'",
+            DISTILLER_CLASSES[name],
         )
     return out
 
 
 def read_token_list(token_list: str | Path | list[str]) -> list[str]:
-    """A token list given inline or as a ``tokens.txt`` path (one token per line)."""
+    """A token list given inline or as a ``tokens.txt`` path (read by
+    :func:`cifasr.data.tokenizer.load_token_list`, which checks the ESPnet layout).
+
+    Raises:
+        ConfigError: the file cannot be read.
+        TokenListError: the file is malformed (naming the file and line).
+    """
     if isinstance(token_list, (list, tuple)):
         return [str(t) for t in token_list]
     path = Path(token_list)
     try:
-        tokens = [line.rstrip("\n") for line in path.read_text(encoding="utf-8").splitlines()]
+        return load_token_list(path)
     except OSError as e:
         raise ConfigError(f"token_list: cannot read {path} ({e.strerror}); run stage 5") from e
-    if not tokens:
-        raise ConfigError(f"token_list: {path} is empty")
-    return tokens
 
 
-def resolve_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+def resolve_config(
+    config: str | Path | Mapping[str, Any], locations: KeyLocations | None = None
+) -> dict[str, Any]:
     """The complete config: every key present, every constructor default filled in.
 
     Args:
         config: a YAML path or a mapping.
+        locations: where the keys of a mapping were written (for messages); a path's own lines
+            are used by default.
 
     Returns:
         A new dict; loading its YAML dump and resolving it again gives the same dict.
 
     Raises:
         ConfigError: unknown keys or choices (naming the file, the line, the key and the closest
-            valid key), malformed ``*_conf`` values.
+            valid key), malformed ``*_conf`` values, values whose type is not the one the
+            constructor takes (``num_blocks: "15"``).
     """
-    cfg, locations = as_config(config)
+    cfg, own_locations = as_config(config)
+    locations = locations or own_locations
     # PRECISION_KEY: the precision asr_train/lm_train recorded; informative, not read back
     known = set(_PLAIN_DEFAULTS) | set(TrainerOptions.defaults()) | {PRECISION_KEY}
     known |= {"ctc_conf", "model_conf", "distillers"}
@@ -181,7 +214,12 @@ def resolve_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         out[choice.name] = name
         out[choice.conf_key] = conf
     out["ctc_conf"] = _check_conf(
-        cfg.get("ctc_conf"), constructor_defaults(CTC, _CTC_FIXED), "ctc_conf", locations, "ctc"
+        cfg.get("ctc_conf"),
+        constructor_defaults(CTC, _CTC_FIXED),
+        "ctc_conf",
+        locations,
+        "ctc",
+        CTC,
     )
     out["model_conf"] = _check_conf(
         cfg.get("model_conf"),
@@ -189,6 +227,7 @@ def resolve_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         "model_conf",
         locations,
         "the model",
+        CifASRModel,
     )
     out["distillers"] = _resolve_distillers(cfg.get("distillers"), locations)
     if out["online_teacher"] is not None:
@@ -196,7 +235,12 @@ def resolve_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
 
         defaults = constructor_defaults(OnlinePLMTeacher, _TEACHER_FIXED)
         out["online_teacher"] = _check_conf(
-            out["online_teacher"], defaults, "online_teacher", locations, "the online teacher"
+            out["online_teacher"],
+            defaults,
+            "online_teacher",
+            locations,
+            "the online teacher",
+            OnlinePLMTeacher,
         )
         if "plm" not in cfg["online_teacher"]:
             raise ConfigError(f"{locations.where('online_teacher')}: needs plm (a name or path)")
@@ -209,18 +253,27 @@ def resolve_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def build_model(
-    config: str | Path | Mapping[str, Any], vocab_size: int | None = None
+    config: str | Path | Mapping[str, Any],
+    vocab_size: int | None = None,
+    locations: KeyLocations | None = None,
 ) -> CifASRModel:
     """Build the CIF ASR model a config describes.
 
     Args:
         config: a YAML path or a mapping (resolved with :func:`resolve_config`).
         vocab_size: V; when None it is the length of the config's ``token_list``.
+        locations: where the keys of a mapping were written (for messages).
 
     Returns:
         The model in training mode (the original config with V = 4234 has 47,208,587 parameters).
+
+    Raises:
+        ConfigError: as :func:`resolve_config`; a wrong-typed value names its key (and the file
+            and line of a YAML config).
     """
-    cfg = resolve_config(config)
+    raw, own_locations = as_config(config)
+    locations = locations or own_locations
+    cfg = resolve_config(raw, locations)
     tokens = read_token_list(cfg["token_list"]) if cfg["token_list"] is not None else None
     if vocab_size is None:
         if tokens is None:
@@ -232,25 +285,42 @@ def build_model(
         )
     parts: dict[str, Any] = {}
     normalize, specaug, encoder_c, predictor_c, decoder_c = MODEL_CHOICES
-    parts["normalize"] = normalize.build(cfg["normalize"], cfg["normalize_conf"])
-    parts["specaug"] = specaug.build(cfg["specaug"], cfg["specaug_conf"])
-    encoder = encoder_c.build(cfg["encoder"], cfg["encoder_conf"], cfg["input_size"])
+    at = {"locations": locations}
+    parts["normalize"] = normalize.build(cfg["normalize"], cfg["normalize_conf"], **at)
+    parts["specaug"] = specaug.build(cfg["specaug"], cfg["specaug_conf"], **at)
+    encoder = encoder_c.build(cfg["encoder"], cfg["encoder_conf"], cfg["input_size"], **at)
     enc_size = encoder.output_size()
     parts["encoder"] = encoder
-    parts["predictor"] = predictor_c.build(cfg["predictor"], cfg["predictor_conf"], enc_size)
-    decoder = decoder_c.build(cfg["decoder"], cfg["decoder_conf"], vocab_size, enc_size)
+    parts["predictor"] = predictor_c.build(
+        cfg["predictor"], cfg["predictor_conf"], enc_size, **at
+    )
+    decoder = decoder_c.build(cfg["decoder"], cfg["decoder_conf"], vocab_size, enc_size, **at)
     parts["decoder"] = decoder
     model_conf = cfg["model_conf"]
     parts["ctc"] = (
-        CTC(vocab_size, enc_size, **cfg["ctc_conf"]) if model_conf["ctc_weight"] > 0 else None
+        build_from_conf(CTC, (vocab_size, enc_size), cfg["ctc_conf"], "ctc_conf", locations, "ctc")
+        if model_conf["ctc_weight"] > 0
+        else None
     )
     parts["distillers"] = {
-        name: DISTILLER_CLASSES[name](
-            _distiller_input_size(name, enc_size, cfg["decoder_conf"]["attention_dim"]), **conf
+        name: build_from_conf(
+            DISTILLER_CLASSES[name],
+            (_distiller_input_size(name, enc_size, cfg["decoder_conf"]["attention_dim"]),),
+            conf,
+            f"distillers.{name}",
+            locations,
+            f"distiller '{name}'",
         )
         for name, conf in cfg["distillers"].items()
     }
-    model = CifASRModel(vocab_size, tokens, **parts, **model_conf)
+    model = build_from_conf(
+        CifASRModel,
+        (vocab_size, tokens),
+        {**parts, **model_conf},
+        "model_conf",
+        locations,
+        "the model",
+    )
     if cfg["online_teacher"] is not None and cfg["distillers"]:
         from cifasr.data.tokenizer import Tokenizer
         from cifasr.distill.teacher import OnlinePLMTeacher  # imports transformers

@@ -26,15 +26,35 @@ class KeyLocations:
         lines: dotted key path -> 1-based line number.
     """
 
-    def __init__(self, source: str = "<dict>", lines: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        source: str = "<dict>",
+        lines: dict[str, int] | None = None,
+        elsewhere: dict[str, str] | None = None,
+    ) -> None:
         self.source = source
         self.lines = lines or {}
+        # key path -> the source of a value that did not come from the file (the command line)
+        self.elsewhere = elsewhere or {}
 
     def where(self, key_path: str) -> str:
-        """``"conf.yaml, line 12, key 'encoder_conf.num_blocks'"`` (line omitted when unknown)."""
+        """``"conf.yaml, line 12, key 'encoder_conf.num_blocks'"`` (line omitted when unknown;
+        ``"the command line, key '...'"`` for a key :meth:`overridden` there, or inside one)."""
+        parts = key_path.split(".")
+        for n in range(len(parts), 0, -1):
+            source = self.elsewhere.get(".".join(parts[:n]))
+            if source is not None:
+                return f"{source}, key '{key_path}'"
         line = self.lines.get(key_path)
         at = f", line {line}" if line is not None else ""
         return f"{self.source}{at}, key '{key_path}'"
+
+    def overridden(
+        self, key_paths: Iterable[str], source: str = "the command line"
+    ) -> KeyLocations:
+        """A copy in which ``key_paths`` (dotted) were set by ``source``, not by the file."""
+        elsewhere = {**self.elsewhere, **{k: source for k in key_paths}}
+        return KeyLocations(self.source, dict(self.lines), elsewhere)
 
 
 def _record_lines(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:

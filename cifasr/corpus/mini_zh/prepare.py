@@ -44,6 +44,7 @@ import soundfile as sf
 from cifasr.corpus import audio, espeak
 from cifasr.corpus.mini_zh import grammar, news
 from cifasr.corpus.mini_zh.grammar import Rng, Sentence
+from cifasr.data.kaldi_files import KaldiFileError, read_kaldi_map, read_text
 
 logger = logging.getLogger(__name__)
 
@@ -303,9 +304,12 @@ def _is_complete(data_dir: Path, wav_dir: Path) -> bool:
         d = data_dir / split
         if not all((d / f).is_file() for f in ("wav.scp", "text", "utt2spk", "spk2utt")):
             return False
-        for line in (d / "wav.scp").read_text(encoding="utf-8").splitlines():
-            if not Path(line.split(maxsplit=1)[1]).is_file():
-                return False
+        try:
+            wavs = read_kaldi_map(d / "wav.scp").values()
+        except KaldiFileError:
+            return False
+        if not all(Path(wav).is_file() for wav in wavs):
+            return False
     return True
 
 
@@ -372,7 +376,7 @@ def prepare_mini_zh(
     if stamp_path.is_file() and json.loads(stamp_path.read_text()) == stamp:
         if _is_complete(data_dir, wav_dir):
             logger.info("mini_zh in %s is up to date with these options; nothing to do", wav_dir)
-            return {s: len((data_dir / s / "text").read_text().splitlines()) for s in SPLITS}
+            return {s: len(read_text(data_dir / s / "text")) for s in SPLITS}
         logger.info("mini_zh stamp matches but files are missing: regenerating")
 
     t0 = time.perf_counter()

@@ -11,7 +11,7 @@ import torch
 from cifasr.bin import plm_dump, plm_pretrain
 from cifasr.distill.acd import AcousticContrastiveDistiller
 from cifasr.distill.lrd import LinguisticRegressionDistiller
-from cifasr.models.outputs import CifModelOutputs
+from cifasr.interfaces.outputs import CifModelOutputs
 
 TEXT = {
     "u3": "今天天气很好",
@@ -126,7 +126,7 @@ def test_repeated_utterance_names_the_file_and_line(recipe, tmp_path, capsys):
     bad.write_text("u1 我们\nu2 北京\nu1 天气\n", encoding="utf-8")
     argv = ["--plm", plm, "--text", str(bad), "--output_dir", str(tmp_path / "out")]
     assert plm_dump.main(argv) == 1
-    assert f"{bad}, line 3: utterance 'u1' appears twice" in capsys.readouterr().err
+    assert f"{bad}: line 3: key 'u1' duplicates line 1" in capsys.readouterr().err
 
 
 def test_bpe_token_list_with_token_type_char_is_refused(recipe, tmp_path, capsys):
@@ -145,7 +145,7 @@ def test_bpe_token_list_with_token_type_char_is_refused(recipe, tmp_path, capsys
     ]
     assert plm_dump.main(argv) == 1
     err = capsys.readouterr().err
-    assert f"{tokens}, line 3: token '\u2581北京' is not one character" in err
+    assert f"{tokens}: line 3: token '\u2581北京' is not one character" in err
 
 
 def test_unknown_plm_is_named(recipe, tmp_path, capsys):

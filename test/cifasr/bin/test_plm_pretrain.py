@@ -62,4 +62,4 @@ def test_saved_dir_loads_with_auto_classes_one_token_per_character(pretrained):
 def test_missing_text_file_is_named(tmp_path, capsys):
     rc = plm_pretrain.main(["--text", str(tmp_path / "text"), "--output_dir", str(tmp_path)])
     assert rc == 1
-    assert f"{tmp_path / 'text'}: no such text file" in capsys.readouterr().err
+    assert f"No such file or directory: '{tmp_path / 'text'}'" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from cifasr.bin import score as score_cli
+from cifasr.data.kaldi_files import KaldiFileError
 from cifasr.scoring import sclite as sclite_mod
 from cifasr.scoring.scorer import resolve_scorer
 
@@ -76,6 +77,6 @@ def test_unknown_hypothesis_id_fails_naming_it(data):
 
 def test_malformed_reference_names_file_and_line(data):
     (data / "text").write_text("u1 甲\n\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"text:2: blank line"):
+    with pytest.raises(KaldiFileError, match=r"text: line 2 is empty"):
         score_cli.main(["--ref", str(data / "text"), "--hyp", str(data / "hyp"),
                         "--output_dir", str(data / "out"), "--scorer", "builtin"])

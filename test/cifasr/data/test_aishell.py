@@ -96,7 +96,7 @@ def test_non_utf8_transcript_names_file_and_line(
     fake_aishell_module.make_fake_aishell(tmp_path / "corpus", packed=False)
     transcript = tmp_path / "corpus" / TRANSCRIPT
     transcript.write_bytes(transcript.read_bytes() + "BAC009S0002W0005 坏\n".encode("gbk"))
-    message = r"aishell_transcript_v0.8.txt: line 19 is not valid UTF-8"
+    message = r"aishell_transcript_v0.8.txt: line 19 \(key 'BAC009S0002W0005'\) is not valid UTF-8"
     with pytest.raises(KaldiFileError, match=message):
         prepare_aishell(tmp_path / "corpus", tmp_path / "data")
 

@@ -10,11 +10,14 @@ from cifasr.data.kaldi_files import (
     KaldiFileError,
     read_kaldi_entries,
     read_kaldi_map,
+    read_text,
+    read_utt2spk,
     scan_kaldi_file,
     spk2utt_to_utt2spk,
     utt2spk_to_spk2utt,
     write_kaldi_map,
 )
+from cifasr.data.tokenizer import load_token_list
 
 
 def test_write_sorts_in_c_locale_order_and_replaces(tmp_path: Path) -> None:
@@ -78,3 +81,31 @@ def test_spk2utt_round_trip() -> None:
     spk2utt = utt2spk_to_spk2utt(utt2spk)
     assert spk2utt == {"s1": ["s1-a", "s1-b"], "s2": ["s2-a"]}
     assert spk2utt_to_utt2spk(spk2utt) == dict(sorted(utt2spk.items()))
+
+
+def test_text_reader_allows_empty_transcripts_whatever_the_file_name(tmp_path: Path) -> None:
+    (tmp_path / "hyp").write_text("u1 你好\nu2\n", encoding="utf-8")
+    assert read_text(tmp_path / "hyp") == {"u1": "你好", "u2": ""}
+    with pytest.raises(KaldiFileError, match=r"hyp: line 2: key 'u2' has no value"):
+        read_kaldi_map(tmp_path / "hyp")
+
+
+def test_utt2spk_has_one_speaker_field(tmp_path: Path) -> None:
+    # a speaker id with a space would be split apart when spk2utt is written from it
+    (tmp_path / "utt2spk").write_text("u1 s1\nu2 s 2\n")
+    with pytest.raises(KaldiFileError, match=r"utt2spk: line 2: key 'u2' has 2 fields after it"):
+        read_utt2spk(tmp_path / "utt2spk")
+    with pytest.raises(KaldiFileError, match=r"utt2spk: line 2: key 'u2' has 2 fields"):
+        read_kaldi_map(tmp_path / "utt2spk")
+    assert [p.kind for p in scan_kaldi_file(tmp_path / "utt2spk").problems] == ["fields"]
+    (tmp_path / "spk").write_text("u1 s1\nu2 s 2\n")
+    with pytest.raises(KaldiFileError, match=r"spk: line 2: key 'u2' has 2 fields after it"):
+        read_utt2spk(tmp_path / "spk")
+
+
+def test_token_list_errors_are_kaldi_file_errors_naming_the_line(tmp_path: Path) -> None:
+    (tmp_path / "tokens.txt").write_bytes(b"<blank>\n<unk>\n" + "坏\n".encode("gbk"))
+    with pytest.raises(KaldiFileError, match=r"tokens.txt: line 3 is not valid UTF-8"):
+        load_token_list(tmp_path / "tokens.txt")
+    (tmp_path / "tokens.txt").write_text("<blank>\r\n<unk>\r\n好\r\n<sos/eos>\r\n")
+    assert load_token_list(tmp_path / "tokens.txt") == ["<blank>", "<unk>", "好", "<sos/eos>"]

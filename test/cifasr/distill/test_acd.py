@@ -9,7 +9,7 @@ from cifasr.distill.acd import (
     sample_negatives,
 )
 from cifasr.distill.io import TeacherFeatureError
-from cifasr.models.outputs import CifModelOutputs
+from cifasr.interfaces.outputs import CifModelOutputs
 
 C, DT = 6, 5
 

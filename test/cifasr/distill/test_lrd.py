@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from cifasr.distill.lrd import LinguisticRegressionDistiller
-from cifasr.models.outputs import CifModelOutputs
+from cifasr.interfaces.outputs import CifModelOutputs
 
 D, DT = 4, 3
 

@@ -16,7 +16,7 @@ from cifasr.distill.dump import dump_teacher_features
 from cifasr.distill.lrd import LinguisticRegressionDistiller
 from cifasr.distill.plm import PLMError, PLMFeatureExtractor, load_plm
 from cifasr.distill.teacher import OnlinePLMTeacher
-from cifasr.models.outputs import CifModelOutputs
+from cifasr.interfaces.outputs import CifModelOutputs
 
 SENTENCES = [
     "我们今天去北京",

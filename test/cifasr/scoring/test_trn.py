@@ -4,11 +4,13 @@ import logging
 
 import pytest
 
+from cifasr.data.kaldi_files import KaldiFileError
 from cifasr.scoring.trn import (
     build_trn_pair,
     default_speaker,
     read_kaldi_text,
     read_trn,
+    read_utt2spk,
     tokenize,
     write_trn,
 )
@@ -68,15 +70,32 @@ def test_removed_tokens_are_counted(caplog):
 def test_bad_kaldi_text_names_file_and_line(tmp_path):
     path = tmp_path / "text"
     path.write_text("u1 甲\n\nu2 乙\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"text:2: blank line"):
+    with pytest.raises(KaldiFileError, match=r"text: line 2 is empty"):
         read_kaldi_text(path)
     path.write_text("u1 甲\nu2 乙\nu1 丙\n", encoding="utf-8")
-    duplicate = r"text:3: duplicate utterance id 'u1' \(first on line 1\)"
-    with pytest.raises(ValueError, match=duplicate):
+    with pytest.raises(KaldiFileError, match=r"text: line 3: key 'u1' duplicates line 1"):
         read_kaldi_text(path)
     path.write_bytes("u1 甲\n".encode() + b"u2 \xff\n")
-    with pytest.raises(ValueError, match=r"text:2: not valid UTF-8"):
+    with pytest.raises(KaldiFileError, match=r"text: line 2 \(key 'u2'\) is not valid UTF-8"):
         read_kaldi_text(path)
+    path.write_text("u1 甲\nu(2) 乙\n", encoding="utf-8")
+    with pytest.raises(KaldiFileError, match=r"text: line 2: utterance id 'u\(2\)' contains"):
+        read_kaldi_text(path)
+
+
+def test_bad_utt2spk_names_file_and_line(tmp_path):
+    path = tmp_path / "spk"
+    path.write_text("u1 s1\nu2 s1 s2\n", encoding="utf-8")
+    with pytest.raises(KaldiFileError, match=r"spk: line 2: key 'u2' has 2 fields after it"):
+        read_utt2spk(path)
+    path.write_text("u1 s1\nu2\n", encoding="utf-8")
+    with pytest.raises(KaldiFileError, match=r"spk: line 2: key 'u2' has no value"):
+        read_utt2spk(path)
+    path.write_text("u1 s(1)\n", encoding="utf-8")
+    with pytest.raises(KaldiFileError, match=r"spk: line 1: speaker id 's\(1\)' contains"):
+        read_utt2spk(path)
+    path.write_text("u2 s2\nu1 s1\n", encoding="utf-8")
+    assert read_utt2spk(path) == {"u2": "s2", "u1": "s1"}
 
 
 def test_id_only_line_is_an_empty_transcript(tmp_path):

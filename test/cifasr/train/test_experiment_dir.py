@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cifasr.train.entry import StartError, prepare_output_dir
+from cifasr.bin._train_common import StartError, prepare_output_dir
 from cifasr.train.experiment_dir import (
     ExperimentBusy,
     ExperimentLock,

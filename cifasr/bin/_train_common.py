@@ -16,11 +16,12 @@ and write this run's ``config.yaml``.
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import shlex
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import torch
 import torch.distributed as dist
 import yaml
 
+from cifasr.data.kaldi_files import KaldiFileError
 from cifasr.tasks.asr import OPTIM_CHOICES
 from cifasr.train.checkpoint import remove_stale_temp_files
 from cifasr.train.distributed import DistInfo, init_distributed
@@ -40,7 +42,7 @@ from cifasr.train.experiment_dir import (
 from cifasr.train.options import TrainerOptions
 from cifasr.train.trainer import set_all_random_seed
 from cifasr.utils.cli import apply_overrides, parse_overrides, str2bool
-from cifasr.utils.config import ConfigError, dump_config, load_config
+from cifasr.utils.config import ConfigError, KeyLocations, dump_config, load_config
 from cifasr.utils.precision import RECORD_KEY as PRECISION_KEY
 from cifasr.utils.precision import resolve_precision
 
@@ -87,18 +89,34 @@ def add_common_args(p: argparse.ArgumentParser) -> None:
 def load_with_overrides(
     args: argparse.Namespace,
     rest: Sequence[str],
-    resolve: Callable[[dict[str, Any]], dict[str, Any]],
+    resolve: Callable[[dict[str, Any], KeyLocations], dict[str, Any]],
     update: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """The config file, then ``--key value`` overrides, then ``update`` (entry-specific
-    options such as the token list), resolved. Raises ConfigError."""
+    options such as the token list), resolved. Raises ConfigError, naming the file and line of
+    a key from the file, or the command line for an overridden one."""
     config: dict[str, Any] = {}
+    locations = KeyLocations("the command line")
     if args.config:
-        config, _ = load_config(args.config)
+        config, locations = load_config(args.config)
+    from_file = copy.deepcopy(config)
     config = apply_overrides(config, parse_overrides(rest))
     if update is not None:
         update(config)
-    return resolve(config)
+    overridden = _changed_keys(from_file, config)
+    return resolve(config, locations.overridden(overridden))
+
+
+def _changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Dotted keys whose value differs (inside ``*_conf`` mappings, key by key)."""
+    changed = []
+    for key, value in after.items():
+        old = before.get(key)
+        if key.endswith("_conf") and isinstance(value, Mapping) and isinstance(old, Mapping):
+            changed += [f"{key}.{k}" for k, v in value.items() if k not in old or old[k] != v]
+        elif key not in before or old != value:
+            changed.append(key)
+    return changed
 
 
 def setup_logging(level: str, info: DistInfo) -> None:
@@ -232,9 +250,10 @@ def build_optimizer(
 
 
 def config_or_exit(fn: Callable[[], dict[str, Any]], prog: str) -> dict[str, Any] | None:
-    """Run a config loader; print a ConfigError as ``prog: message`` and return None."""
+    """Run a config loader; print a ConfigError (or a malformed ``--token_list``) as
+    ``prog: message`` and return None."""
     try:
         return fn()
-    except ConfigError as e:
+    except (ConfigError, KaldiFileError) as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return None

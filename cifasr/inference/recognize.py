@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from cifasr.models.outputs import CifModelOutputs
+from cifasr.interfaces.outputs import CifModelOutputs
 from cifasr.search import Hypothesis, IncrementalLM, beam_search, greedy_search, nar_search
 
 
