@@ -194,7 +194,8 @@ class Speech2Text:
         dim = int(self.config["input_size"])
         batch = torch.zeros(len(feats), int(lengths.max()) if len(feats) else 0, dim)
         for i, f in enumerate(feats):
-            f = torch.as_tensor(np.asarray(f), dtype=torch.float32)
+            # a copy: the array may be read-only (kaldiio memory maps, onnxruntime outputs)
+            f = torch.tensor(np.asarray(f), dtype=torch.float32)
             if f.ndim != 2 or f.shape[1] != dim:
                 raise ValueError(
                     f"utterance {i}: features must be (frames, {dim}), got {tuple(f.shape)}"
