@@ -117,6 +117,7 @@ def main() -> None:
                 seconds = n.sum().item() / 100
                 reference = None
                 for name, m in backends.items():
+
                     def fn(m=m, x=x, n=n, beam=beam):
                         return recognize(m, x, n, beam_size=beam)
 

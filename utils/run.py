@@ -79,7 +79,9 @@ def run_job(command: str, log: Path) -> int:
             if _stopping.is_set():
                 return 128 + signal.SIGTERM
             proc = subprocess.Popen(
-                ["bash", "-c", command], stdout=f, stderr=subprocess.STDOUT,
+                ["bash", "-c", command],
+                stdout=f,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
             _running.add(proc)

@@ -21,6 +21,8 @@ def setup_logging(level: str = "INFO") -> None:
 def add_log_level(parser: argparse.ArgumentParser) -> None:
     """``--log_level`` (default INFO)."""
     parser.add_argument(
-        "--log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        "--log_level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="logging level (default: %(default)s)",
     )

@@ -1,7 +1,7 @@
 """Stage 10: global CMVN statistics (ESPnet's feats_stats.npz), one job or a merge of jobs.
 
-    python -m cifasr.bin.compute_cmvn --feats_scp split/feats.1.scp --out stats.1.npz
-    python -m cifasr.bin.compute_cmvn --merge stats.1.npz stats.2.npz --out feats_stats.npz
+python -m cifasr.bin.compute_cmvn --feats_scp split/feats.1.scp --out stats.1.npz
+python -m cifasr.bin.compute_cmvn --merge stats.1.npz stats.2.npz --out feats_stats.npz
 """
 
 from __future__ import annotations
@@ -41,7 +41,13 @@ def main(argv: list[str] | None = None) -> int:
         mean, std = stats.mean_std()
         logging.info(
             "cmvn: %s: %d frames from %d job file(s); mean in [%.2f, %.2f], std in [%.2f, %.2f]",
-            args.out, stats.count, len(args.merge), mean.min(), mean.max(), std.min(), std.max(),
+            args.out,
+            stats.count,
+            len(args.merge),
+            mean.min(),
+            mean.max(),
+            std.min(),
+            std.max(),
         )
     return 0
 

@@ -37,7 +37,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sample_rate", type=int, help="override the expected sample rate (Hz)")
     parser.add_argument("--num_mel_bins", type=int, help="override the number of mel bins")
     parser.add_argument(
-        "--on_error", choices=ON_ERROR_CHOICES, default="fail",
+        "--on_error",
+        choices=ON_ERROR_CHOICES,
+        default="fail",
         help="bad audio: fail at once, or skip it (logged and counted) (default: %(default)s)",
     )
     parser.add_argument(
@@ -73,8 +75,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{name} is required (unless --print_config)")
     try:
         dump_fbank(
-            args.wav_scp, args.out_ark, args.out_scp, args.out_num_frames, args.out_dur,
-            config, args.on_error,
+            args.wav_scp,
+            args.out_ark,
+            args.out_scp,
+            args.out_num_frames,
+            args.out_dur,
+            config,
+            args.on_error,
         )
     except (FbankDumpError, KaldiFileError, FileNotFoundError) as e:
         logging.error("%s", e)

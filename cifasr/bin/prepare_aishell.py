@@ -34,12 +34,16 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--corpus_root", required=True, help="directory holding data_aishell/")
     parser.add_argument("--out_dir", default="data", help="where {train,dev,test}/ go")
     parser.add_argument(
-        "--download", type=str2bool, default=False,
+        "--download",
+        type=str2bool,
+        default=False,
         help="download the corpus into --corpus_root when it is not there (default: false)",
     )
     parser.add_argument("--url", default=URL, help="download URL (default: %(default)s)")
     parser.add_argument(
-        "--check_size", type=str2bool, default=True,
+        "--check_size",
+        type=str2bool,
+        default=True,
         help=f"check the archive is {ARCHIVE_BYTES} bytes (default: true)",
     )
     add_log_level(parser)

@@ -33,7 +33,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--character_coverage", type=float, default=1.0)
     parser.add_argument("--input_sentence_size", type=int, default=100_000_000)
     parser.add_argument(
-        "--space_symbol", default=None,
+        "--space_symbol",
+        default=None,
         help="char: keep spaces as this token (default: drop spaces, as for Mandarin)",
     )
     add_log_level(parser)
@@ -48,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
             build_char_token_list(args.text, args.out_dir, args.space_symbol)
         else:
             build_bpe_token_list(
-                args.text, args.out_dir, args.nbpe, args.bpemode, args.character_coverage,
+                args.text,
+                args.out_dir,
+                args.nbpe,
+                args.bpemode,
+                args.character_coverage,
                 args.input_sentence_size,
             )
     except (KaldiFileError, FileNotFoundError, ValueError) as e:

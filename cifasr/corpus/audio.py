@@ -47,7 +47,7 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int, rolloff: float = 0.95) -> n
     if nyq_bins > start:
         k = np.arange(start, min(nyq_bins, n_bins) + 1)
         out_spec[k] *= 0.5 * (1 + np.cos(np.pi * (k - start) / (nyq_bins - start)))
-        out_spec[min(nyq_bins, n_bins - 1) + 1:] = 0
+        out_spec[min(nyq_bins, n_bins - 1) + 1 :] = 0
     # Drop the resampled padding: the output covers the input's span, no more.
     n_keep = -(-len(x) * p // q)
     return np.fft.irfft(out_spec, n_out)[:n_keep] * (n_out / n_in)

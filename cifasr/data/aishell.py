@@ -227,7 +227,9 @@ def prepare_aishell(
         if missing_text:
             logger.warning(
                 "aishell: %s: %d audio file(s) without a transcript dropped (e.g. %s)",
-                split, len(missing_text), ", ".join(missing_text[:3]),
+                split,
+                len(missing_text),
+                ", ".join(missing_text[:3]),
             )
         used.update(wav_scp)
         d = Path(out_dir) / split
@@ -240,14 +242,20 @@ def prepare_aishell(
         report.no_transcript[split] = len(missing_text)
         logger.info(
             "aishell: %s: %d audio files in, %d utterances out, %d without transcript (the "
-            "full corpus gives %s)", d, len(wavs), len(wav_scp), len(missing_text),
+            "full corpus gives %s)",
+            d,
+            len(wavs),
+            len(wav_scp),
+            len(missing_text),
             EXPECTED_UTTERANCES.get(split, "?"),
         )
     if set(splits) == set(SPLITS):
         report.no_audio = len(set(texts) - used)
         logger.info(
             "aishell: %s: %d transcript lines, %d without audio in any split; dropped lines: %s",
-            root / TRANSCRIPT, len(texts), report.no_audio,
+            root / TRANSCRIPT,
+            len(texts),
+            report.no_audio,
             ", ".join(f"{n} {reason}" for reason, n in dropped.items()),
         )
     return report

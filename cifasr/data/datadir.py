@@ -252,7 +252,10 @@ def fix_data_dir(data_dir: str | Path) -> FixReport:
         if missing:
             logger.warning(
                 "fix_data_dir: %s: %d utterance(s) not in %s, dropped: %s",
-                d, len(missing), name, _shown(sorted(missing)),
+                d,
+                len(missing),
+                name,
+                _shown(sorted(missing)),
             )
         keep &= maps[name].keys()
     report.num_in, report.num_out = len(all_keys), len(keep)
@@ -464,9 +467,7 @@ def combine_data_dirs(dest: str | Path, srcs: Sequence[str | Path]) -> int:
                 merged_spk.update(read_kaldi_map(s / name))
             write_kaldi_map(dest / name, merged_spk)
     _copy_meta(srcs[0], dest)
-    logger.info(
-        "combine_data_dirs: %s <- %s: %d utterances", dest, " + ".join(map(str, srcs)), num
-    )
+    logger.info("combine_data_dirs: %s <- %s: %d utterances", dest, " + ".join(map(str, srcs)), num)
     return num
 
 

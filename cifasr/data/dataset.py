@@ -32,9 +32,7 @@ class DatasetError(ValueError):
     """The files of a dataset disagree; the message names the file and the keys."""
 
 
-def _align(
-    keys: list[str], table: Mapping[str, Any], name: str, path: str | Path
-) -> None:
+def _align(keys: list[str], table: Mapping[str, Any], name: str, path: str | Path) -> None:
     missing = [k for k in keys if k not in table]
     if missing:
         shown = ", ".join(f"'{k}'" for k in missing[:5])
@@ -123,8 +121,11 @@ class AsrDataset(Dataset):
             self.extra[name] = [table[k] for k in self.keys]
             self.extra_sources[name] = str(scp)
         logger.info(
-            "dataset: %s: %d utterances, %d frames%s", self.feats_scp, len(self.keys),
-            int(self.lengths.sum()), "".join(f", +{n}" for n in self.extra),
+            "dataset: %s: %d utterances, %d frames%s",
+            self.feats_scp,
+            len(self.keys),
+            int(self.lengths.sum()),
+            "".join(f", +{n}" for n in self.extra),
         )
 
     def _read_lengths(self, lengths_file: str | Path | None) -> np.ndarray:

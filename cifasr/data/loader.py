@@ -81,12 +81,16 @@ def build_dataloader(
         if token_list is None:
             raise ValueError("build_dataloader: text_file needs token_list (or a tokenizer)")
         tokenizer = Tokenizer(token_list, token_type=token_type, bpemodel=bpemodel)
-    dataset = AsrDataset(
-        feats_scp, text_file, tokenizer, extra_scps=extra_scps, feat_dim=feat_dim
-    )
+    dataset = AsrDataset(feats_scp, text_file, tokenizer, extra_scps=extra_scps, feat_dim=feat_dim)
     sampler = build_batch_sampler(
-        dataset.lengths, batch_bins, max_batch_size, shuffle=shuffle, seed=seed,
-        world_size=world_size, rank=rank, keys=dataset.keys,
+        dataset.lengths,
+        batch_bins,
+        max_batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        world_size=world_size,
+        rank=rank,
+        keys=dataset.keys,
     )
     loader = DataLoader(
         dataset,
@@ -102,7 +106,13 @@ def build_dataloader(
     logger.info(
         "dataloader: %s: %d utterances in %d batches for rank %d/%d (batch_bins=%d, "
         "max_batch_size=%d, shuffle=%s)",
-        feats_scp, len(dataset), len(sampler), rank, world_size, batch_bins, max_batch_size,
+        feats_scp,
+        len(dataset),
+        len(sampler),
+        rank,
+        world_size,
+        batch_bins,
+        max_batch_size,
         shuffle,
     )
     return loader, sampler

@@ -109,14 +109,19 @@ class BucketBatchSampler(Sampler[list[int]]):
             logger.warning(
                 "batch sampler: dropped %d utterance(s) longer than batch_bins=%d frames "
                 "(e.g. %s); raise batch_bins or filter them out in stage 4",
-                len(too_long), batch_bins, ", ".join(names),
+                len(too_long),
+                batch_bins,
+                ", ".join(names),
             )
         small = [b for b in batches if len(b) < world_size]
         self.num_small_dropped = len(small)
         if small:
             logger.warning(
                 "batch sampler: dropped %d batch(es) (%d utterances) with fewer utterances than "
-                "world_size=%d", len(small), sum(map(len, small)), world_size,
+                "world_size=%d",
+                len(small),
+                sum(map(len, small)),
+                world_size,
             )
         self.batches = [b for b in batches if len(b) >= world_size]
         self.shuffle = shuffle
@@ -186,7 +191,8 @@ class SequentialBatchSampler(Sampler[list[int]]):
         if too_long:
             logger.info(
                 "batch sampler: %d utterance(s) longer than batch_bins=%d get a batch each",
-                len(too_long), batch_bins,
+                len(too_long),
+                batch_bins,
             )
         # Too-long utterances are the longest of all: they go first, keeping longest-first.
         solo = [[i] for i in sorted(too_long, key=lambda i: (-int(lengths[i]), i))]
@@ -240,8 +246,14 @@ def build_batch_sampler(
     """
     if shuffle:
         return BucketBatchSampler(
-            lengths, batch_bins, max_batch_size, shuffle=True, seed=seed,
-            world_size=world_size, rank=rank, keys=keys,
+            lengths,
+            batch_bins,
+            max_batch_size,
+            shuffle=True,
+            seed=seed,
+            world_size=world_size,
+            rank=rank,
+            keys=keys,
         )
     return SequentialBatchSampler(
         lengths, batch_bins, max_batch_size, world_size=world_size, rank=rank

@@ -89,8 +89,14 @@ def build_text_dataloader(
     with the same samplers as the ASR data (shuffled batch order per epoch, resumable)."""
     dataset = TextDataset(text_file, tokenizer)
     sampler = build_batch_sampler(
-        dataset.lengths, batch_bins, max_batch_size, shuffle=shuffle, seed=seed,
-        world_size=world_size, rank=rank, keys=dataset.keys,
+        dataset.lengths,
+        batch_bins,
+        max_batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        world_size=world_size,
+        rank=rank,
+        keys=dataset.keys,
     )
     loader = DataLoader(
         dataset,

@@ -92,7 +92,10 @@ def build_char_token_list(
     )
     logger.info(
         "char token list: %d transcripts, %d characters, %d distinct -> %s (%d tokens)",
-        len(transcripts), sum(counts.values()), len(counts), Path(out_dir) / TOKEN_LIST_NAME,
+        len(transcripts),
+        sum(counts.values()),
+        len(counts),
+        Path(out_dir) / TOKEN_LIST_NAME,
         len(tokens),
     )
     return tokens
@@ -165,6 +168,9 @@ def build_bpe_token_list(
     transcripts, tokens = _count_and_write(text_file, sp.text2tokens, counts, out_dir)
     logger.info(
         "bpe token list: %d transcripts, %d pieces -> %s (%d tokens)",
-        len(transcripts), sum(counts.values()), Path(out_dir) / TOKEN_LIST_NAME, len(tokens),
+        len(transcripts),
+        sum(counts.values()),
+        Path(out_dir) / TOKEN_LIST_NAME,
+        len(tokens),
     )
     return tokens

@@ -151,8 +151,15 @@ def _read_header(r: _Reader) -> dict[str, int | float]:
     (version,) = r.unpack("I", "the version")
     if version != VERSION:
         raise E5FormatError(f"{r.name}: format version {version}; this reader knows {VERSION}")
-    keys = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "vocab_rows",
-            "max_positions", "type_vocab_size")
+    keys = (
+        "hidden_size",
+        "num_layers",
+        "num_heads",
+        "intermediate_size",
+        "vocab_rows",
+        "max_positions",
+        "type_vocab_size",
+    )
     header: dict[str, int | float] = dict(zip(keys, r.unpack("7i", "the model sizes")))
     (header["layer_norm_eps"],) = r.unpack("f", "the LayerNorm epsilon")
     (qk,) = r.unpack("i", "the block size")
@@ -200,8 +207,15 @@ def _read_vocab(r: _Reader) -> dict:
             chr(cp)
         except (ValueError, OverflowError) as e:
             raise E5FormatError(f"{r.name}: normalisation entry for {cp:#x}: {e}") from e
-    return dict(pieces=pieces, scores=scores, bos_id=bos, eos_id=eos, pad_id=pad, unk_id=unk,
-                normalization=normalization)
+    return dict(
+        pieces=pieces,
+        scores=scores,
+        bos_id=bos,
+        eos_id=eos,
+        pad_id=pad,
+        unk_id=unk,
+        normalization=normalization,
+    )
 
 
 def read_e5_model(data: bytes, name: str = "the model file") -> E5Model:
@@ -236,8 +250,12 @@ def read_e5_model(data: bytes, name: str = "the model file") -> E5Model:
         )
     unused = sorted(set(directory) - set(expected))
     if unused:
-        logger.warning("%s: %d tensors that e5.c does not use are left out: %s", name,
-                       len(unused), ", ".join(unused[:10]))
+        logger.warning(
+            "%s: %d tensors that e5.c does not use are left out: %s",
+            name,
+            len(unused),
+            ", ".join(unused[:10]),
+        )
     tensors: dict[str, np.ndarray] = {}
     for tname, (want_dtype, shape) in expected.items():
         dtype, count, offset, nbytes = directory[tname]

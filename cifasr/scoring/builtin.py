@@ -53,9 +53,7 @@ class ScoreResult:
         return 100.0 * (self.sub + self.dele + self.ins) / self.n_ref if self.n_ref else 0.0
 
 
-def score_trn(
-    ref_trn: str | Path, hyp_trn: str | Path, title: str | None = None
-) -> ScoreResult:
+def score_trn(ref_trn: str | Path, hyp_trn: str | Path, title: str | None = None) -> ScoreResult:
     """Score a hypothesis trn file against a reference trn file as sclite does.
 
     Args:

@@ -227,9 +227,13 @@ def render_summary(title: str, speakers: Sequence[SpeakerResult], raw: bool = Fa
         rows.append(_Row(body_fmt, cells, "-"))
 
     tot = {
-        "corr": sum(s.corr for s in speakers), "sub": sum(s.sub for s in speakers),
-        "del": sum(s.dele for s in speakers), "ins": sum(s.ins for s in speakers),
-        "ref": sum(word_num), "sent": sum(sent_num), "serr": sum(s.n_sent_err for s in speakers),
+        "corr": sum(s.corr for s in speakers),
+        "sub": sum(s.sub for s in speakers),
+        "del": sum(s.dele for s in speakers),
+        "ins": sum(s.ins for s in speakers),
+        "ref": sum(word_num),
+        "sent": sum(sent_num),
+        "serr": sum(s.n_sent_err for s in speakers),
     }
     tot_err = tot["sub"] + tot["ins"] + tot["del"]
     if not raw:
@@ -250,7 +254,7 @@ def render_summary(title: str, speakers: Sequence[SpeakerResult], raw: bool = Fa
         for k in range(n):
             if word_num[k] == 0:
                 for arr in (corr, sub, ins, dele, err):
-                    arr[k:n - 1] = arr[k + 1 : n]
+                    arr[k : n - 1] = arr[k + 1 : n]
                     arr[n - 1] = -1000.0
     kept = n - n_zero
     stats = [_mean_sd_median(sent_num), _mean_sd_median(word_num)]
@@ -302,8 +306,14 @@ def render_alignment(label: str, alignment: Alignment, line_width: int = DUMP_LI
             h, wh = "*" * wr, wr
         width = max(wr, wh)
         ev = "" if op == "C" else op
-        cols.append((r + " " * (width - wr + 1), h + " " * (width - wh + 1),
-                     ev + " " * (width - len(ev) + 1), width))
+        cols.append(
+            (
+                r + " " * (width - wr + 1),
+                h + " " * (width - wh + 1),
+                ev + " " * (width - len(ev) + 1),
+                width,
+            )
+        )
 
     used, total = 0, len(cols)
     while used < total:

@@ -33,8 +33,15 @@ def run_sclite(sclite: str, workdir: str | Path, ref: str = "ref.trn", hyp: str 
     sclite's stdout; a non-zero exit raises ``RuntimeError`` with sclite's stderr.
     """
     cmd = [sclite, "-r", ref, "trn", "-h", hyp, "trn", "-i", "rm", "-o", "all", "stdout"]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, encoding="utf-8",
-                          errors="surrogateescape", check=False)
+    proc = subprocess.run(
+        cmd,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="surrogateescape",
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(
             f"sclite failed (exit {proc.returncode}) in {workdir}: {' '.join(cmd)}\n{proc.stderr}"

@@ -107,7 +107,9 @@ def score_text(
     result = out / "result.txt"
     result.write_text(report, encoding="utf-8", errors="surrogateescape")
     return ScoreSummary(
-        scorer=used, result_path=result, sum_avg=parse_sum_avg(report),
+        scorer=used,
+        result_path=result,
+        sum_avg=parse_sum_avg(report),
         n_missing_hyp=pair.n_missing_hyp,
     )
 

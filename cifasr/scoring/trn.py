@@ -174,7 +174,10 @@ def build_trn_pair(
         logger.warning(
             "%d of %d reference utterances have no hypothesis in %s (e.g. %s); "
             "they are scored as empty hypotheses",
-            len(missing), len(ref_text), hyp_name, ", ".join(missing[:5]),
+            len(missing),
+            len(ref_text),
+            hyp_name,
+            ", ".join(missing[:5]),
         )
     if utt2spk is not None:
         no_spk = [u for u in ref_text if u not in utt2spk]
@@ -186,7 +189,9 @@ def build_trn_pair(
         if dashed:
             logger.warning(
                 "speaker ids contain '-' (e.g. %r); sclite groups by the text before the first "
-                "'-', so the SPKR table shows %r", dashed[0], dashed[0].split("-", 1)[0],
+                "'-', so the SPKR table shows %r",
+                dashed[0],
+                dashed[0].split("-", 1)[0],
             )
 
     labels, refs, hyps, seen = [], [], [], {}
@@ -221,7 +226,8 @@ def build_trn_pair(
     if remove_tokens:
         logger.info(
             "removed %d token(s) in %s from reference and hypothesis",
-            removed_before - removed_after, sorted(set(remove_tokens)),
+            removed_before - removed_after,
+            sorted(set(remove_tokens)),
         )
     if known is not None:
         logger.info("mapped %d token(s) outside the token list to %s", mapped, unk)
@@ -230,7 +236,8 @@ def build_trn_pair(
         logger.warning(
             "%d token(s) are sclite syntax (%s): sclite reads them as null words or alternations, "
             "the built-in scorer as plain tokens, so the two scorers may differ",
-            special, " ".join(sorted(SCLITE_SPECIAL_TOKENS)),
+            special,
+            " ".join(sorted(SCLITE_SPECIAL_TOKENS)),
         )
     return TrnPair(labels=labels, refs=refs, hyps=hyps, n_missing_hyp=len(missing))
 

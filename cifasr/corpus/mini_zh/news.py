@@ -114,13 +114,20 @@ def frequent_vocabulary(
     top = {c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_vocab]}
     kept = [clause for clause in pool if all(c in top for c in clause)]
     stats["vocabulary"] = {
-        "max_vocab": max_vocab, "pool_in": len(pool), "dropped": len(pool) - len(kept),
+        "max_vocab": max_vocab,
+        "pool_in": len(pool),
+        "dropped": len(pool) - len(kept),
         "pool": len(kept),
         "text_share_covered": round(sum(counts[c] for c in top) / max(sum(counts.values()), 1), 4),
     }
-    logger.info("ASR sentences: %d of %d clauses use only the %d most frequent characters "
-                "(%.1f%% of the news characters)", len(kept), len(pool), max_vocab,
-                100 * stats["vocabulary"]["text_share_covered"])
+    logger.info(
+        "ASR sentences: %d of %d clauses use only the %d most frequent characters "
+        "(%.1f%% of the news characters)",
+        len(kept),
+        len(pool),
+        max_vocab,
+        100 * stats["vocabulary"]["text_share_covered"],
+    )
     return kept
 
 
@@ -138,11 +145,11 @@ def draw_splits(
     """
     order = list(pool)
     Rng(f"{seed}/news").shuffle(order)
-    out: dict[str, list[str]] = {"test": order[:sizes["test"]]}
-    out["dev"] = order[sizes["test"]:sizes["test"] + sizes["dev"]]
+    out: dict[str, list[str]] = {"test": order[: sizes["test"]]}
+    out["dev"] = order[sizes["test"] : sizes["test"] + sizes["dev"]]
     held = out["test"] + out["dev"]
     out["train"], skipped = [], 0
-    for s in order[len(held):]:
+    for s in order[len(held) :]:
         if len(out["train"]) == sizes["train"]:
             break
         if any(h in s for h in held):
@@ -219,7 +226,10 @@ def _coverage(held: Sequence[str], known: set[str]) -> dict[str, float]:
 
 
 def _read_and_filter(
-    sources: Sequence[TextSource], archives: dict[str, Path], min_chars: int, max_chars: int,
+    sources: Sequence[TextSource],
+    archives: dict[str, Path],
+    min_chars: int,
+    max_chars: int,
     stats: dict,
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(every kept clause as (id, clause), the news ones as (source name, clause))."""
@@ -276,16 +286,24 @@ def build_news_corpus(
     pool, bad = pronounceable([c for _, c in news], readings, speakable)
     unsayable = sorted(c for c in pool_chars if readings.get(c) not in speakable)
     stats["pronounceable"] = {
-        "pool_in": len(news), "dropped": len(news) - len(pool), "pool": len(pool),
-        "distinct_chars": len(pool_chars), "unsayable_chars": len(unsayable),
+        "pool_in": len(news),
+        "dropped": len(news) - len(pool),
+        "pool": len(pool),
+        "distinct_chars": len(pool_chars),
+        "unsayable_chars": len(unsayable),
         "dropped_by_char": dict(bad.most_common()),
-        "espeak": espeak.espeak_version(), "seconds": round(time.perf_counter() - t1, 2),
+        "espeak": espeak.espeak_version(),
+        "seconds": round(time.perf_counter() - t1, 2),
     }
     logger.info(
         "espeak-ng can say %d of the %d characters of the news clauses; %d of %d clauses dropped "
-        "for a character it cannot say (most: %s) [%.1f s]", len(pool_chars) - len(unsayable),
-        len(pool_chars), len(news) - len(pool), len(news),
-        " ".join(f"{c}:{n}" for c, n in bad.most_common(10)), time.perf_counter() - t1,
+        "for a character it cannot say (most: %s) [%.1f s]",
+        len(pool_chars) - len(unsayable),
+        len(pool_chars),
+        len(news) - len(pool),
+        len(news),
+        " ".join(f"{c}:{n}" for c, n in bad.most_common(10)),
+        time.perf_counter() - t1,
     )
     if not speakable:
         raise RuntimeError(
@@ -303,8 +321,10 @@ def build_news_corpus(
     text_corpus, equal, containing = exclude_held_out(everything, held_out)
     text_corpus.sort()
     stats["text_corpus"] = {
-        "clauses_in": len(everything), "dropped_equal_dev_test": equal,
-        "dropped_containing_dev_test": containing, "clauses": len(text_corpus),
+        "clauses_in": len(everything),
+        "dropped_equal_dev_test": equal,
+        "dropped_containing_dev_test": containing,
+        "clauses": len(text_corpus),
         "characters": sum(len(c) for _, c in text_corpus),
     }
     logger.info("text corpus: %s", stats["text_corpus"])
@@ -319,9 +339,12 @@ def build_news_corpus(
     text_chars = _chars([c for _, c in text_corpus])
     dev_test = drawn["dev"] + drawn["test"]
     stats["asr"] = {
-        split: {"sentences": len(drawn[split]), "characters": sum(map(len, drawn[split])),
-                "distinct_chars": len(_chars(drawn[split])),
-                "from": dict(Counter(origin[t] for t in drawn[split]))}
+        split: {
+            "sentences": len(drawn[split]),
+            "characters": sum(map(len, drawn[split])),
+            "distinct_chars": len(_chars(drawn[split])),
+            "from": dict(Counter(origin[t] for t in drawn[split])),
+        }
         for split in SPLIT_ORDER
     }
     stats["coverage"] = {
@@ -337,10 +360,16 @@ def build_news_corpus(
             "asr_sentences_with_one": sum(any(c in poly for c in t) for t in asr),
             "asr_sentences": len(asr),
         }
-        logger.info("%d of the %d ASR sentences hold a character with several readings in "
-                    "snownlp's pinyin table (espeak-ng says each one way)",
-                    stats["polyphones"]["asr_sentences_with_one"], len(asr))
-    logger.info("ASR sentences: %s; coverage: %s", {s: stats["asr"][s]["sentences"]
-                for s in SPLIT_ORDER}, stats["coverage"])
+        logger.info(
+            "%d of the %d ASR sentences hold a character with several readings in "
+            "snownlp's pinyin table (espeak-ng says each one way)",
+            stats["polyphones"]["asr_sentences_with_one"],
+            len(asr),
+        )
+    logger.info(
+        "ASR sentences: %s; coverage: %s",
+        {s: stats["asr"][s]["sentences"] for s in SPLIT_ORDER},
+        stats["coverage"],
+    )
     stats["seconds"] = round(time.perf_counter() - t0, 2)
     return NewsCorpus(splits, text_corpus, stats)

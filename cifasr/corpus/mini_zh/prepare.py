@@ -54,10 +54,28 @@ SPLITS = ("test", "dev", "train")  # the order sentences are drawn in
 # or whisper effects, Mandarin tones intact; klatt4/iven/benjamin clip internally and are left out.
 VOICES: dict[str, tuple[tuple[str, str], ...]] = {
     "train": (
-        ("m1", "m"), ("m2", "m"), ("m3", "m"), ("m5", "m"), ("m7", "m"), ("m8", "m"),
-        ("f1", "f"), ("f2", "f"), ("f4", "f"), ("klatt", "m"), ("klatt2", "m"), ("klatt3", "m"),
-        ("Andy", "m"), ("Gene", "m"), ("iven3", "m"), ("linda", "f"), ("steph", "f"),
-        ("grandma", "f"), ("max", "m"), ("robert", "m"), ("Annie", "f"), ("Denis", "m"),
+        ("m1", "m"),
+        ("m2", "m"),
+        ("m3", "m"),
+        ("m5", "m"),
+        ("m7", "m"),
+        ("m8", "m"),
+        ("f1", "f"),
+        ("f2", "f"),
+        ("f4", "f"),
+        ("klatt", "m"),
+        ("klatt2", "m"),
+        ("klatt3", "m"),
+        ("Andy", "m"),
+        ("Gene", "m"),
+        ("iven3", "m"),
+        ("linda", "f"),
+        ("steph", "f"),
+        ("grandma", "f"),
+        ("max", "m"),
+        ("robert", "m"),
+        ("Annie", "f"),
+        ("Denis", "m"),
     ),
     "dev": (("m6", "m"), ("f5", "f"), ("Lee", "m"), ("aunty", "f")),
     "test": (("m4", "m"), ("f3", "f"), ("Alex", "m"), ("belinda", "f")),
@@ -67,8 +85,17 @@ PITCHES = tuple(range(35, 66, 5))  # espeak-ng -p, 0..99, default 50
 LEAD_SILENCE_S = (0.05, 0.3)
 PEAK_DBFS = (-12.0, -1.0)
 NOISE_COLORS = ("white", "pink")
-_CODE_FILES = ("prepare.py", "grammar.py", "lexicon.py", "news.py", "../audio.py", "../espeak.py",
-               "../clauses.py", "../text_sources.py", "../fetch.py")
+_CODE_FILES = (
+    "prepare.py",
+    "grammar.py",
+    "lexicon.py",
+    "news.py",
+    "../audio.py",
+    "../espeak.py",
+    "../clauses.py",
+    "../text_sources.py",
+    "../fetch.py",
+)
 TEXT_SOURCES = ("news", "template")
 OTHER_TEXT = Path("local") / "other_text" / "text"  # the text corpus, relative to data_dir
 
@@ -172,16 +199,18 @@ def plan_corpus(
         utts = []
         for i in range(sizes[split]):
             spk = spks[i % len(spks)]
-            utts.append(Utterance(
-                utt_id=f"{spk.spk_id}-{i // len(spks):05d}",
-                speaker=spk,
-                sentence=next(stream) if sentences is None else sentences[split][i],
-                lead_s=round(r.uniform(*LEAD_SILENCE_S), 3),
-                peak_dbfs=round(r.uniform(*PEAK_DBFS), 2),
-                snr_db=None if noise_snr is None else round(r.uniform(*noise_snr), 2),
-                noise_color=r.choice(NOISE_COLORS),
-                noise_seed=r.below(2**31),
-            ))
+            utts.append(
+                Utterance(
+                    utt_id=f"{spk.spk_id}-{i // len(spks):05d}",
+                    speaker=spk,
+                    sentence=next(stream) if sentences is None else sentences[split][i],
+                    lead_s=round(r.uniform(*LEAD_SILENCE_S), 3),
+                    peak_dbfs=round(r.uniform(*PEAK_DBFS), 2),
+                    snr_db=None if noise_snr is None else round(r.uniform(*noise_snr), 2),
+                    noise_color=r.choice(NOISE_COLORS),
+                    noise_seed=r.below(2**31),
+                )
+            )
         plan[split] = sorted(utts, key=lambda u: u.utt_id)
     return plan
 
@@ -233,11 +262,18 @@ def _synthesise_all(plan: dict[str, list[Utterance]], wav_dir: Path, nj: int) ->
             clipped_utts += clipped > 0
             done += 1
             if done % 500 == 0 or done == len(jobs):
-                logger.info("synthesised %d/%d utterances (%.1f s)", done, len(jobs),
-                            time.perf_counter() - t0)
+                logger.info(
+                    "synthesised %d/%d utterances (%.1f s)",
+                    done,
+                    len(jobs),
+                    time.perf_counter() - t0,
+                )
     if clipped_total:
-        logger.warning("%d samples in %d utterances were clipped to the int16 range",
-                       clipped_total, clipped_utts)
+        logger.warning(
+            "%d samples in %d utterances were clipped to the int16 range",
+            clipped_total,
+            clipped_utts,
+        )
     return total / SAMPLE_RATE
 
 
@@ -284,8 +320,10 @@ def _write_manifests(wav_dir: Path, plan: dict[str, list[Utterance]], seed: int,
         rows = ["utt_id\ttext\tpinyin\torigin\tlead_s\tpeak_dbfs\tsnr_db\tnoise"]
         for u in plan[split]:
             snr = "none" if u.snr_db is None else f"{u.snr_db}"
-            rows.append(f"{u.utt_id}\t{u.sentence.text}\t{' '.join(u.sentence.pinyin)}\t"
-                        f"{u.sentence.template}\t{u.lead_s}\t{u.peak_dbfs}\t{snr}\t{u.noise_color}")
+            rows.append(
+                f"{u.utt_id}\t{u.sentence.text}\t{' '.join(u.sentence.pinyin)}\t"
+                f"{u.sentence.template}\t{u.lead_s}\t{u.peak_dbfs}\t{snr}\t{u.noise_color}"
+            )
         _write_lines(wav_dir / f"{split}.tsv", rows)
 
 
@@ -365,10 +403,18 @@ def prepare_mini_zh(
     data_dir, wav_dir = Path(data_dir), Path(wav_dir).resolve()
     snr = parse_snr(noise_snr)
     stamp = {
-        "num_train": num_train, "num_dev": num_dev, "num_test": num_test, "seed": seed,
-        "noise_snr": None if snr is None else list(snr), "speakers_per_voice": speakers_per_voice,
-        "sample_rate": SAMPLE_RATE, "data_dir": str(data_dir.resolve()), "wav_dir": str(wav_dir),
-        "espeak": espeak.espeak_version(), "code": _code_hash(), "text_source": text_source,
+        "num_train": num_train,
+        "num_dev": num_dev,
+        "num_test": num_test,
+        "seed": seed,
+        "noise_snr": None if snr is None else list(snr),
+        "speakers_per_voice": speakers_per_voice,
+        "sample_rate": SAMPLE_RATE,
+        "data_dir": str(data_dir.resolve()),
+        "wav_dir": str(wav_dir),
+        "espeak": espeak.espeak_version(),
+        "code": _code_hash(),
+        "text_source": text_source,
     }
     if text_source == "news":
         stamp.update(min_chars=min_chars, max_chars=max_chars, max_vocab=max_vocab)
@@ -384,15 +430,24 @@ def prepare_mini_zh(
     stats: dict | None = None
     if text_source == "news":
         corpus = news.build_news_corpus(
-            Path(download_dir) / "packages", num_train, num_dev, num_test, seed,
-            min_chars, max_chars, max_vocab=max_vocab,
+            Path(download_dir) / "packages",
+            num_train,
+            num_dev,
+            num_test,
+            seed,
+            min_chars,
+            max_chars,
+            max_vocab=max_vocab,
         )
         sentences, stats, other_text = corpus.splits, corpus.stats, corpus.text_corpus
     plan = plan_corpus(num_train, num_dev, num_test, seed, snr, speakers_per_voice, sentences)
     if text_source == "template":
         other_text = sorted((u.utt_id, u.sentence.text) for u in plan["train"])
-    logger.info("planned %s sentences in %.1f s",
-                {s: len(plan[s]) for s in SPLITS}, time.perf_counter() - t0)
+    logger.info(
+        "planned %s sentences in %.1f s",
+        {s: len(plan[s]) for s in SPLITS},
+        time.perf_counter() - t0,
+    )
     # A stale corpus (other options) must not leave wavs behind that no wav.scp lists.
     stamp_path.unlink(missing_ok=True)
     for split in SPLITS:
@@ -411,7 +466,9 @@ def prepare_mini_zh(
     n_chars = len({c for split in SPLITS for u in plan[split] for c in u.sentence.text})
     if stats is not None:
         stats["audio"] = {
-            "hours": round(seconds / 3600, 3), "synthesis_seconds": round(t_synth, 1), "nj": nj,
+            "hours": round(seconds / 3600, 3),
+            "synthesis_seconds": round(t_synth, 1),
+            "nj": nj,
             "per_split_hours": {
                 s: round(sum(sf.info(_wav_path(wav_dir, u)).duration for u in plan[s]) / 3600, 3)
                 for s in SPLITS
@@ -424,7 +481,14 @@ def prepare_mini_zh(
     logger.info(
         "mini_zh (%s): %s utterances, %.2f h of audio, %d distinct characters, text corpus %d "
         "sentences (%s); synthesis %.1f s, all %.1f s with nj=%d",
-        text_source, {s: len(plan[s]) for s in SPLITS}, seconds / 3600, n_chars, len(other_text),
-        data_dir / OTHER_TEXT, t_synth, time.perf_counter() - t0, nj,
+        text_source,
+        {s: len(plan[s]) for s in SPLITS},
+        seconds / 3600,
+        n_chars,
+        len(other_text),
+        data_dir / OTHER_TEXT,
+        t_synth,
+        time.perf_counter() - t0,
+        nj,
     )
     return {s: len(plan[s]) for s in SPLITS}

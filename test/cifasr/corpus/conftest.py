@@ -32,8 +32,10 @@ TAGGED = (
 # inews format: a pickle of (titles, contents, labels).
 INEWS = (
     ["北京今天迎来入冬第一场雪", "新能源汽车销量持续增长"],
-    ["气象台发布寒潮蓝色预警信号，市民出行注意安全。本市各区学校照常上课。",
-     "今年前十个月，新能源汽车销量同比增长三成，充满希望的新世纪。名字里有个生僻字\U00020000要查"],
+    [
+        "气象台发布寒潮蓝色预警信号，市民出行注意安全。本市各区学校照常上课。",
+        "今年前十个月，新能源汽车销量同比增长三成，充满希望的新世纪。名字里有个生僻字\U00020000要查",
+    ],
     [1, 2],
 )
 REVIEWS = "这本书写得非常精彩值得一读\n物流很快包装也很好\n这本书写得非常精彩值得一读\n"
@@ -58,20 +60,30 @@ def fixture_sources(tmp_path: Path) -> tuple[Path, tuple[TextSource, ...]]:
     """(download dir holding a tiny sdist and wheel, the sources that read them)."""
     downloads = tmp_path / "packages"
     downloads.mkdir()
-    make_tar(downloads / "pd-1.0.tar.gz", {
-        "pd-1.0/tag/199801.txt": TAGGED.encode(),
-        "pd-1.0/sentiment/pos.txt": REVIEWS.encode(),
-    })
-    make_zip(downloads / "inews-1.0-py3-none-any.whl",
-             {"inews/train.pkl": pickle.dumps(INEWS, protocol=3)})
+    make_tar(
+        downloads / "pd-1.0.tar.gz",
+        {
+            "pd-1.0/tag/199801.txt": TAGGED.encode(),
+            "pd-1.0/sentiment/pos.txt": REVIEWS.encode(),
+        },
+    )
+    make_zip(
+        downloads / "inews-1.0-py3-none-any.whl",
+        {"inews/train.pkl": pickle.dumps(INEWS, protocol=3)},
+    )
     sdist = PackageFile("pd==1.0", "pd-1.0.tar.gz", sha256_of(downloads / "pd-1.0.tar.gz"))
-    wheel = PackageFile("inews==1.0", "inews-1.0-py3-none-any.whl",
-                        sha256_of(downloads / "inews-1.0-py3-none-any.whl"))
+    wheel = PackageFile(
+        "inews==1.0",
+        "inews-1.0-py3-none-any.whl",
+        sha256_of(downloads / "inews-1.0-py3-none-any.whl"),
+    )
     sources = (
-        TextSource("peoples_daily", sdist, ("pd-1.0/tag/199801.txt",), _text(read_tagged_text),
-                   news=True),
+        TextSource(
+            "peoples_daily", sdist, ("pd-1.0/tag/199801.txt",), _text(read_tagged_text), news=True
+        ),
         TextSource("inews", wheel, ("inews/train.pkl",), read_inews_pickle, news=True),
-        TextSource("reviews", sdist, ("pd-1.0/sentiment/pos.txt",), _text(read_plain_lines),
-                   news=False),
+        TextSource(
+            "reviews", sdist, ("pd-1.0/sentiment/pos.txt",), _text(read_plain_lines), news=False
+        ),
     )
     return downloads, sources

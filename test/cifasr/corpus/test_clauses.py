@@ -21,12 +21,20 @@ def test_clauses_are_cut_at_punctuation_and_kept_only_when_all_han() -> None:
     stats = ClauseStats()
     kept = select_clauses(docs, 8, 20, set(), stats)
     assert kept == [
-        "迈向充满希望的新世纪", "一九九八年新年讲话", "中共中央总书记发表新年讲话",
-        "我们坚定不移地推进改革", "中国人民充满信心",
+        "迈向充满希望的新世纪",
+        "一九九八年新年讲话",
+        "中共中央总书记发表新年讲话",
+        "我们坚定不移地推进改革",
+        "中国人民充满信心",
     ]
     assert stats.as_dict() == {
-        "documents": 8, "clauses": 14, "non_han": 4, "too_short": 3, "too_long": 1,
-        "duplicates": 1, "kept": 5,
+        "documents": 8,
+        "clauses": 14,
+        "non_han": 4,
+        "too_short": 3,
+        "too_long": 1,
+        "duplicates": 1,
+        "kept": 5,
     }
 
 
@@ -34,7 +42,9 @@ def test_duplicates_are_found_across_calls_sharing_seen() -> None:
     seen: set[str] = set()
     a, b = ClauseStats(), ClauseStats()
     assert select_clauses(["甲乙丙丁戊己庚辛，壬癸子丑寅卯辰巳"], 8, 20, seen, a) == [
-        "甲乙丙丁戊己庚辛", "壬癸子丑寅卯辰巳"]
+        "甲乙丙丁戊己庚辛",
+        "壬癸子丑寅卯辰巳",
+    ]
     assert select_clauses(["壬癸子丑寅卯辰巳。午未申酉戌亥"], 6, 20, seen, b) == ["午未申酉戌亥"]
     assert (b.duplicates, b.kept) == (1, 1)
 

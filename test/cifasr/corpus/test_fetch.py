@@ -16,11 +16,14 @@ def _wheel(directory: Path) -> Path:
     path = directory / "tinytext-0.1-py3-none-any.whl"
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("tinytext/data.txt", "中文文本\n")
-        z.writestr("tinytext-0.1.dist-info/METADATA",
-                   "Metadata-Version: 2.1\nName: tinytext\nVersion: 0.1\n")
-        z.writestr("tinytext-0.1.dist-info/WHEEL",
-                   "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                   "Tag: py3-none-any\n")
+        z.writestr(
+            "tinytext-0.1.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: tinytext\nVersion: 0.1\n",
+        )
+        z.writestr(
+            "tinytext-0.1.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
         z.writestr("tinytext-0.1.dist-info/RECORD", "")
     return path
 

@@ -17,11 +17,23 @@ from cifasr.corpus.mini_zh.prepare import plan_corpus
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
 
-PD = ["迈向充满希望的新世纪", "一九九八年新年讲话", "中共中央总书记发表新年讲话",
-      "我们坚定不移地推进改革", "中国人民充满信心"]
-INEWS = ["北京今天迎来入冬第一场雪", "新能源汽车销量持续增长", "气象台发布寒潮蓝色预警信号",
-         "市民出行注意安全", "本市各区学校照常上课", "新能源汽车销量同比增长三成",
-         "充满希望的新世纪", "名字里有个生僻字\U00020000要查"]
+PD = [
+    "迈向充满希望的新世纪",
+    "一九九八年新年讲话",
+    "中共中央总书记发表新年讲话",
+    "我们坚定不移地推进改革",
+    "中国人民充满信心",
+]
+INEWS = [
+    "北京今天迎来入冬第一场雪",
+    "新能源汽车销量持续增长",
+    "气象台发布寒潮蓝色预警信号",
+    "市民出行注意安全",
+    "本市各区学校照常上课",
+    "新能源汽车销量同比增长三成",
+    "充满希望的新世纪",
+    "名字里有个生僻字\U00020000要查",
+]
 REVIEWS = ["这本书写得非常精彩值得一读", "物流很快包装也很好"]
 
 
@@ -34,18 +46,45 @@ def _build(fixture_sources, seed: int = 1, num_train: int = 4):
 def test_counts_of_every_step(fixture_sources) -> None:
     st = _build(fixture_sources).stats
     assert st["sources"] == {
-        "peoples_daily": {"news": True, "documents": 4, "clauses": 8, "non_han": 2,
-                          "too_short": 0, "too_long": 0, "duplicates": 1, "kept": 5},
-        "inews": {"news": True, "documents": 4, "clauses": 9, "non_han": 0, "too_short": 1,
-                  "too_long": 0, "duplicates": 0, "kept": 8},
-        "reviews": {"news": False, "documents": 3, "clauses": 3, "non_han": 0, "too_short": 0,
-                    "too_long": 0, "duplicates": 1, "kept": 2},
+        "peoples_daily": {
+            "news": True,
+            "documents": 4,
+            "clauses": 8,
+            "non_han": 2,
+            "too_short": 0,
+            "too_long": 0,
+            "duplicates": 1,
+            "kept": 5,
+        },
+        "inews": {
+            "news": True,
+            "documents": 4,
+            "clauses": 9,
+            "non_han": 0,
+            "too_short": 1,
+            "too_long": 0,
+            "duplicates": 0,
+            "kept": 8,
+        },
+        "reviews": {
+            "news": False,
+            "documents": 3,
+            "clauses": 3,
+            "non_han": 0,
+            "too_short": 0,
+            "too_long": 0,
+            "duplicates": 1,
+            "kept": 2,
+        },
     }
     p = st["pronounceable"]
     assert (p["pool_in"], p["dropped"], p["pool"]) == (13, 1, 12)
     assert p["dropped_by_char"] == {"\U00020000": 1}
     assert {s: st["asr"][s]["sentences"] for s in ("test", "dev", "train")} == {
-        "test": 2, "dev": 2, "train": 4}
+        "test": 2,
+        "dev": 2,
+        "train": 4,
+    }
     assert st["text_corpus"]["clauses_in"] == 15
     assert st["text_corpus"]["dropped_equal_dev_test"] == 4
 
@@ -86,11 +125,26 @@ def test_sentences_carry_espeak_readings_and_the_bu_sandhi(fixture_sources) -> N
     corpus = _build(fixture_sources, num_train=8)
     every = {s.text: s for split in corpus.splits.values() for s in split}
     s = every["我们坚定不移地推进改革"]
-    assert s.pinyin == ("wo3", "men5", "jian1", "ding4", "bu4", "yi2", "de5", "tui1", "jin4",
-                        "gai3", "ge2")
+    assert s.pinyin == (
+        "wo3",
+        "men5",
+        "jian1",
+        "ding4",
+        "bu4",
+        "yi2",
+        "de5",
+        "tui1",
+        "jin4",
+        "gai3",
+        "ge2",
+    )
     assert s.tts == " ".join(s.pinyin) and s.template == "peoples_daily"
     assert sentence_pinyin("不要不会", {"不": "bu4", "要": "yao4", "会": "hui4"}) == (
-        "bu2", "yao4", "bu2", "hui4")
+        "bu2",
+        "yao4",
+        "bu2",
+        "hui4",
+    )
 
 
 def test_too_small_a_pool_is_an_error_naming_the_sizes() -> None:
@@ -109,8 +163,12 @@ def test_train_skips_sentences_that_quote_a_held_out_one() -> None:
 
 
 def test_held_out_sentences_and_clauses_quoting_them_leave_the_text_corpus() -> None:
-    clauses = [("a-1", "今天天气很好"), ("a-2", "他说今天天气很好啊"), ("a-3", "明天下雨"),
-               ("b-1", "天气很")]
+    clauses = [
+        ("a-1", "今天天气很好"),
+        ("a-2", "他说今天天气很好啊"),
+        ("a-3", "明天下雨"),
+        ("b-1", "天气很"),
+    ]
     kept, equal, containing = exclude_held_out(clauses, {"今天天气很好", "不在语料里"})
     assert kept == [("a-3", "明天下雨"), ("b-1", "天气很")] and (equal, containing) == (1, 1)
 
@@ -124,7 +182,6 @@ def test_plan_uses_the_given_sentences_and_checks_their_number() -> None:
     given = {"train": sents(3, "训"), "dev": sents(1, "验"), "test": sents(1, "测")}
     plan = plan_corpus(3, 1, 1, seed=1, sentences=given)
     for split in ("train", "dev", "test"):
-        assert sorted(u.sentence.text for u in plan[split]) == sorted(
-            s.text for s in given[split])
+        assert sorted(u.sentence.text for u in plan[split]) == sorted(s.text for s in given[split])
     with pytest.raises(ValueError, match="1 dev sentences given for --num_dev=2"):
         plan_corpus(3, 2, 1, seed=1, sentences=given)

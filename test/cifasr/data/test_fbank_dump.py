@@ -20,8 +20,13 @@ LENGTHS = {"s1-a": 16000, "s1-b": 4567, "s2-a": 400}
 
 def _dump(d: Path, on_error: str = "fail"):
     return dump_fbank(
-        d / "wav.scp", d / "feats.ark", d / "feats.scp", d / "utt2num_frames", d / "utt2dur",
-        FbankConfig(), on_error,
+        d / "wav.scp",
+        d / "feats.ark",
+        d / "feats.scp",
+        d / "utt2num_frames",
+        d / "utt2dur",
+        FbankConfig(),
+        on_error,
     )
 
 

@@ -45,14 +45,25 @@ def corpus(tmp_path: Path) -> dict:
 def test_batches_hold_exact_features_padded_text_and_extras(corpus: dict) -> None:
     d = corpus["dir"]
     loader, sampler = build_dataloader(
-        d / "feats.scp", d / "text", d / "tokens.txt", batch_bins=120,
-        extra_scps={"plm": d / "plm.scp"}, shuffle=True, seed=0,
+        d / "feats.scp",
+        d / "text",
+        d / "tokens.txt",
+        batch_bins=120,
+        extra_scps={"plm": d / "plm.scp"},
+        shuffle=True,
+        seed=0,
     )
     sampler.set_epoch(1)
     seen = []
     for batch in loader:
         assert set(batch) == {
-            "utt_id", "speech", "speech_lengths", "text", "text_lengths", "plm", "plm_lengths",
+            "utt_id",
+            "speech",
+            "speech_lengths",
+            "text",
+            "text_lengths",
+            "plm",
+            "plm_lengths",
         }
         b, t_max, dim = batch["speech"].shape
         assert dim == 80 and batch["speech"].dtype == torch.float32 and b * t_max <= 120
@@ -109,7 +120,11 @@ def test_workers_give_the_same_batches(corpus: dict) -> None:
     runs = []
     for workers in (0, 2):
         loader, sampler = build_dataloader(
-            d / "feats.scp", d / "text", d / "tokens.txt", batch_bins=120, seed=3,
+            d / "feats.scp",
+            d / "text",
+            d / "tokens.txt",
+            batch_bins=120,
+            seed=3,
             num_workers=workers,
         )
         sampler.set_epoch(2)

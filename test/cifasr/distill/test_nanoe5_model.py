@@ -120,8 +120,11 @@ def test_paraphrases_score_higher_than_unrelated(e5) -> None:
     triples = [
         ("今天天气很好。", "今天是个晴朗的好天气。", "股票市场今天大幅下跌。"),
         ("我想学习怎么做面包。", "请教我烤面包的方法。", "火车中午十二点出发。"),
-        ("How do I bake bread at home?", "What is a good recipe for homemade bread?",
-         "The train leaves the station at noon."),
+        (
+            "How do I bake bread at home?",
+            "What is a good recipe for homemade bread?",
+            "The train leaves the station at noon.",
+        ),
     ]
     for anchor, paraphrase, unrelated in triples:
         a, p, u = embed(model, tokenizer, [anchor, paraphrase, unrelated])

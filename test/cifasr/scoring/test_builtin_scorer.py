@@ -29,8 +29,14 @@ def test_report_equals_stored_sclite_output(tmp_path):
     expected = (DATA / "golden_sclite_result.txt").read_text(encoding="utf-8")
     assert result.report == expected
     assert parse_sum_avg(result.report) == {
-        "Snt": "9", "Wrd": "314", "Corr": "65.6", "Sub": "17.8",
-        "Del": "16.6", "Ins": "1.3", "Err": "35.7", "S.Err": "88.9",
+        "Snt": "9",
+        "Wrd": "314",
+        "Corr": "65.6",
+        "Sub": "17.8",
+        "Del": "16.6",
+        "Ins": "1.3",
+        "Err": "35.7",
+        "S.Err": "88.9",
     }
     assert (result.corr, result.sub, result.dele, result.ins) == (206, 56, 52, 4)
 

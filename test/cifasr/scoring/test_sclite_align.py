@@ -56,6 +56,7 @@ def _min_weighted_cost(a, b):
 def test_batching_does_not_change_results_and_costs_are_minimal():
     rng = random.Random(0)
     alphabet = "甲乙丙丁"
+
     def sentence(lengths):
         return [rng.choice(alphabet) for _ in range(rng.choice(lengths))]
 

@@ -14,7 +14,11 @@ from cifasr.scoring.report import (
 # sclite's table for s1 = {甲乙丙 / 甲戊丙, 甲乙丙丁 / same},
 #                   s2 = {"" / 甲, 甲乙 / "", abc / abcd}
 HEADING = " " * 21 + "SYSTEM SUMMARY PERCENTAGES by SPEAKER" + " " * 22
-EXPECTED_TABLE = "\n\n\n" + HEADING + "\n\n" + """\
+EXPECTED_TABLE = (
+    "\n\n\n"
+    + HEADING
+    + "\n\n"
+    + """\
        ,----------------------------------------------------------------.
        |                            hyp.trn                             |
        |----------------------------------------------------------------|
@@ -31,15 +35,18 @@ EXPECTED_TABLE = "\n\n\n" + HEADING + "\n\n" + """\
        | Median |  2.5    6.0 | 72.9    7.1   20.0   20.0   47.1   75.0 |
        `----------------------------------------------------------------'
 """
+)
 
 
 def _speakers():
     s1 = SpeakerResult(
-        "s1", ["s1-u1", "s1-u2"],
+        "s1",
+        ["s1-u1", "s1-u2"],
         [align(list("甲乙丙"), list("甲戊丙")), align(list("甲乙丙丁"), list("甲乙丙丁"))],
     )
     s2 = SpeakerResult(
-        "s2", ["s2-u1", "s2-u2", "s2-u3"],
+        "s2",
+        ["s2-u1", "s2-u2", "s2-u3"],
         [align([], ["甲"]), align(["甲", "乙"], []), align(list("abc"), list("abcd"))],
     )
     return [s1, s2]
@@ -90,8 +97,11 @@ def test_table_widens_for_a_long_title_and_large_counts():
 def test_alignment_dump_marks_errors_like_sclite():
     text = render_alignment("s2-u3", align(list("abc"), list("abcd")))
     assert text.splitlines() == [
-        "id: (s2-u3)", "Scores: (#C #S #D #I) 3 0 0 1",
-        "REF:  a b c * ", "HYP:  a b c D ", "Eval:       I ",
+        "id: (s2-u3)",
+        "Scores: (#C #S #D #I) 3 0 0 1",
+        "REF:  a b c * ",
+        "HYP:  a b c D ",
+        "Eval:       I ",
     ]
     # Widths are UTF-8 bytes: a deleted Chinese character is shown as three asterisks.
     text = render_alignment("s2-u2", align(["甲", "乙"], []))

