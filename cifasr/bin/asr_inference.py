@@ -215,9 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         opts.beam_size,
         opts.batch_bins,
     )
+    # the rtf file says what computed it: the torch precision, or the ONNX graphs' own
+    precision = f"onnxruntime-{args.onnx_precision}" if args.onnx_dir else s2t.precision.name
     (Path(args.output_dir) / "rtf").write_text(
         f"utterances {len(results)}\naudio_seconds {audio_s:.2f}\ndecode_seconds {elapsed:.2f}\n"
-        f"rtf {rtf:.5f}\nprecision {s2t.precision.name}\n",
+        f"rtf {rtf:.5f}\nprecision {precision}\n",
         encoding="utf-8",
     )
     return 0

@@ -6,9 +6,19 @@ All positions are decoded at once from the CIF outputs alone (no previous tokens
                                            PE optional, fairseq sinusoids)
     z = FinalLN(pre-LN layers: non-causal self-attention over the valid CIF positions,
                 optional cross-attention to the valid encoder frames, FFN)
-    logits = W_vocab z                   (D -> V, no bias)
+    s = W_out [z ; c]                    (only with cif_skip: D + C -> D, no bias, as the AR
+                                           decoder's output projection; else s = z)
+    logits = W_vocab s                   (D -> V, no bias)
 
 Padding is masked everywhere, so an utterance's logits do not depend on how it was batched.
+
+Glancing (Paraformer's sampler, option ``glancing_ratio`` r > 0; training only): a first pass
+without gradient decodes the CIF outputs; for an utterance with n positions decoded wrongly,
+floor(r n) of its valid positions, drawn uniformly, get the embedding of their target token in
+place of their CIF output (``E y``, E: V x C, learned), and the second pass (the one trained)
+reads that mix. Early in training almost every position is wrong, so the decoder sees many target
+tokens and learns to use context, as the AR decoder does through teacher forcing; as it improves
+it glances less, down to none when the first pass is right. Decoding never glances.
 """
 
 from __future__ import annotations
@@ -42,6 +52,11 @@ class NarDecoder(nn.Module):
         positional_embedding: add fairseq sinusoidal positions to the input (the self-attention
             is otherwise blind to token order).
         max_len: positions whose sinusoids are precomputed.
+        glancing_ratio: r of the glancing sampler (module docstring); 0 turns it off and adds
+            no parameters.
+        cif_skip: concatenate each CIF output to the last layer's output before the vocabulary
+            projection (W_out), as the AR CIF decoder does: a direct path from the acoustics to
+            the logits, whose gradient reaches the encoder from the first update.
     """
 
     autoregressive = False
@@ -62,8 +77,17 @@ class NarDecoder(nn.Module):
         src_attention: bool = True,
         positional_embedding: bool = True,
         max_len: int = 1024,
+        glancing_ratio: float = 0.0,
+        cif_skip: bool = False,
     ) -> None:
         super().__init__()
+        if not 0.0 <= glancing_ratio <= 1.0:
+            raise ValueError(f"NarDecoder: glancing_ratio must be in [0, 1], got {glancing_ratio}")
+        self.glancing_ratio = glancing_ratio
+        # E: target token -> a vector in the CIF output space (only with glancing)
+        self.token_embed = (
+            nn.Embedding(vocab_size, encoder_output_size) if glancing_ratio > 0 else None
+        )
         self.vocab_size = vocab_size
         self.src_attention = src_attention
         self.input_proj: nn.Module = (
@@ -85,6 +109,10 @@ class NarDecoder(nn.Module):
             activation_dropout_rate,
             memory_dim=encoder_output_size if src_attention else None,
         )
+        self.output_proj: nn.Linear | None = None
+        if cif_skip:
+            self.output_proj = nn.Linear(attention_dim + encoder_output_size, attention_dim, False)
+            nn.init.xavier_uniform_(self.output_proj.weight)  # as the AR decoder's W_out
         self.vocab_proj = nn.Linear(attention_dim, vocab_size, bias=False)
         nn.init.normal_(self.vocab_proj.weight, mean=0.0, std=attention_dim**-0.5)
 
@@ -106,7 +134,8 @@ class NarDecoder(nn.Module):
             memory_lengths: (B,) valid encoder frames; required with ``memory``.
 
         Returns:
-            :class:`DecoderOutput`; ``states`` and ``hidden`` are both z (B, L, D).
+            :class:`DecoderOutput`; ``hidden`` is z (B, L, D), ``states`` is s (z itself
+            without ``cif_skip``).
         """
         length = cif_embeds.size(1)
         memory_mask = None
@@ -128,4 +157,46 @@ class NarDecoder(nn.Module):
             memory=memory,
             memory_mask=memory_mask,
         )
-        return DecoderOutput(self.vocab_proj(hidden), hidden, hidden)
+        states = hidden
+        if self.output_proj is not None:
+            states = self.output_proj(torch.cat([hidden, cif_embeds.to(hidden.dtype)], -1))
+        return DecoderOutput(self.vocab_proj(states), states, hidden)
+
+    def glance(
+        self,
+        cif_embeds: torch.Tensor,
+        cif_lengths: torch.Tensor,
+        targets: torch.Tensor,
+        memory: torch.Tensor | None = None,
+        memory_lengths: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The glancing sampler's decoder input (module docstring); no Python loop over the batch.
+
+        Args:
+            cif_embeds: (B, L, C) CIF outputs; cif_lengths: (B,) valid ones.
+            targets: (B, L) int64 target token of each CIF position, negative for padding.
+            memory, memory_lengths: as :meth:`forward`.
+            generator: random source of the drawn positions (default: torch's global one).
+
+        Returns:
+            ``(inputs, glanced)``: inputs (B, L, C), the CIF outputs with the drawn positions
+            replaced by their target embeddings; glanced (B, L) bool, the replaced positions.
+        """
+        if self.token_embed is None:
+            raise ValueError("NarDecoder.glance needs glancing_ratio > 0 in decoder_conf")
+        length = cif_embeds.size(1)
+        positions = torch.arange(length, device=cif_embeds.device)
+        valid = (targets >= 0) & (positions[None, :] < cif_lengths[:, None])
+        with torch.no_grad():
+            first = self.forward(cif_embeds, cif_lengths, None, memory, memory_lengths).logits
+            wrong = (first.argmax(-1) != targets) & valid
+            num = torch.floor(wrong.sum(1).to(torch.float32) * self.glancing_ratio).long()
+            # a uniform draw of num[b] valid positions: the num[b] smallest random scores
+            scores = torch.rand(targets.shape, generator=generator, device=targets.device)
+            scores = scores.masked_fill(~valid, 2.0)
+            ranks = scores.argsort(dim=1).argsort(dim=1)
+            glanced = (ranks < num[:, None]) & valid
+        embedded = self.token_embed(targets.clamp(min=0)).to(cif_embeds.dtype)
+        inputs = torch.where(glanced[..., None], embedded, cif_embeds)
+        return inputs, glanced

@@ -175,13 +175,13 @@ class CifASRModel(nn.Module):
         out.target_lengths = target_lengths.clamp(max=length)
         if length == 0:
             return out
-        dec = self.decoder(
-            pred.embeds[:, :length],
-            pred.token_lengths.clamp(max=length),
-            prev[:, :length],
-            enc,
-            enc_lens,
-        )
+        embeds, lengths = pred.embeds[:, :length], pred.token_lengths.clamp(max=length)
+        if self.training and getattr(self.decoder, "glancing_ratio", 0.0) > 0:
+            # the NAR decoder's glancing sampler (cifasr/decoder/nar.py): some CIF outputs
+            # become target-token embeddings in the trained pass
+            targets = out.target.masked_fill(out.target == self.ignore_id, -1)
+            embeds, _ = self.decoder.glance(embeds, lengths, targets, enc, enc_lens)
+        dec = self.decoder(embeds, lengths, prev[:, :length], enc, enc_lens)
         out.decoder_logits = dec.logits
         out.decoder_states = dec.states
         out.decoder_hidden = dec.hidden

@@ -207,3 +207,5 @@ def test_stages_11_to_14_train_decode_score_and_pack(recipe: dict) -> None:
         want = (decode / dset / "text").read_text(encoding="utf-8")
         got = (exp / "decode_asr_model_ave_last2epoch_onnx_fp32" / dset / "text").read_text()
         assert got == want
+        rtf = (exp / "decode_asr_model_ave_last2epoch_onnx_fp32" / dset / "rtf").read_text()
+        assert "precision onnxruntime-fp32\n" in rtf  # what computed it, not torch's dtype

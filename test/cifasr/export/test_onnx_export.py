@@ -40,6 +40,7 @@ NAR_DECODER = {
     "attention_dropout_rate": 0.0,
     "activation_dropout_rate": 0.0,
     "input_dropout_rate": 0.0,
+    "cif_skip": True,  # as egs2/mini_zh/asr1/conf/train_cif_nar.yaml
 }
 
 

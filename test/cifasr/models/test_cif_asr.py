@@ -72,3 +72,32 @@ def test_bf16_autocast_keeps_cif_in_float32(tiny_config):
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_nar_glancing_acts_in_training_only(tiny_config):
+    """The glancing sampler changes the trained pass's decoder input; evaluation (and so decoding)
+    reads the CIF outputs alone."""
+    conf = dict(tiny_config)
+    conf["decoder"] = "nar"
+    conf["decoder_conf"] = {"attention_dim": 16, "attention_heads": 2, "linear_units": 32,
+                            "num_blocks": 1, "dropout_rate": 0.0, "attention_dropout_rate": 0.0,
+                            "activation_dropout_rate": 0.0, "input_dropout_rate": 0.0}  # fmt: skip
+    torch.manual_seed(0)
+    plain = build_model(conf, vocab_size=12)
+    conf["decoder_conf"] = {**conf["decoder_conf"], "glancing_ratio": 1.0}
+    glancing = build_model(conf, vocab_size=12)
+    missing = glancing.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing == ["decoder.token_embed.weight"]
+    batch = _fixed_batch(12)
+    for model in (plain, glancing):
+        model.eval()
+    with torch.no_grad():
+        want = plain.compute_outputs(**batch).decoder_logits
+        got = glancing.compute_outputs(**batch).decoder_logits
+    torch.testing.assert_close(got, want)
+    for model in (plain, glancing):
+        model.train()  # no dropout anywhere in the decoder; SpecAugment off in tiny_config
+    with torch.no_grad():
+        want = plain.compute_outputs(**batch).decoder_logits
+        got = glancing.compute_outputs(**batch).decoder_logits
+    assert not torch.allclose(got, want)  # random weights decode wrongly: every position glanced
