@@ -86,6 +86,9 @@ class Decoder(Protocol):
     forcing); ``memory`` is the encoder output, for decoders that attend to it.
     ``autoregressive`` says which search drives it: True needs the step-wise interface of
     :class:`cifasr.search.protocols.IncrementalDecoder`, False is decoded in one parallel pass.
+    Optional: a decoder with an attribute ``glancing_ratio > 0`` also has
+    ``glance(cif_embeds, cif_lengths, targets, memory, memory_lengths) -> (inputs, glanced)``,
+    which the model calls in training to make the trained pass's input (``NarDecoder``).
     """
 
     autoregressive: bool
