@@ -44,7 +44,7 @@ from cifasr.train.checkpoint import (
     save_atomic,
     token_list_hash,
 )
-from cifasr.train.distributed import DistInfo, all_reduce_sum
+from cifasr.train.distributed import DistInfo, all_reduce_sum, barrier
 from cifasr.train.options import TrainerOptions
 from cifasr.train.plot import plot_curves
 from cifasr.train.reporter import Reporter
@@ -331,6 +331,9 @@ class Trainer:
                 break
         if self.dist.is_main:
             self._finish()
+        # Every process leaves together: a rank that tore down its process group while rank 0
+        # still wrote the final checkpoints was seen to abort in gloo's teardown (exit code 1).
+        barrier(self.dist)
         logger.info(
             "training done in %s", humanfriendly.format_timespan(time.perf_counter() - start)
         )

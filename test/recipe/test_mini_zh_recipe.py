@@ -14,13 +14,14 @@ import pytest
 from cifasr.scoring.report import parse_sum_avg
 
 ROWS = ("CIF", "CIF + ACD", "CIF + LRD", "CIF + HieraDist")
+NAR = "CIF + NAR decoder"
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
 
 
-def _run(recipe_dir: Path) -> subprocess.CompletedProcess:
+def _run(recipe_dir: Path, *options: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["./run.sh", "--size", "toy"],
+        ["./run.sh", "--size", "toy", *options],
         cwd=recipe_dir,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
         capture_output=True,
@@ -52,7 +53,7 @@ def _table_rows(text: str, table: int = 0) -> dict[str, list[str]]:
             tables.append({})
             in_table = True
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells[0] in ROWS:
+        if cells[0] in (*ROWS, NAR):
             tables[-1][cells[0]] = cells[1:]
     return tables[table]
 
@@ -181,3 +182,22 @@ def test_a_changed_training_config_retrains_anew(recipe: dict) -> None:
     assert "lr: 0.001" in config
     assert (exp / "valid.acc.best.pth").resolve().read_bytes() != old_model
     assert (d / moved[2] / "valid.acc.best.pth").resolve().read_bytes() == old_model
+
+
+def test_the_nar_row_is_decoded_greedily_without_the_lm(recipe: dict) -> None:
+    """--rows "cif nar": the CIF + NAR decoder row (conf/train_cif_nar.yaml) is trained, decoded
+    with conf/decode_nar.yaml and scored; shallow fusion needs the AR decoder, so no LM columns."""
+    d = recipe["dir"]
+    run = _run(d, "--rows", "cif nar")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert "train_cif_seed1: done before, skipped" in run.stdout
+    rows = _table_rows((d / "RESULTS.md").read_text(encoding="utf-8"))
+    assert list(rows) == ["CIF", NAR]
+    exp = d / "exp" / "asr_train_cif_nar_fbank_char"
+    assert "decoder: nar" in (exp / "config.yaml").read_text(encoding="utf-8")
+    for column, test_set in enumerate(("dev", "test")):
+        result = exp / "decode_asr_model_valid.acc.best" / test_set / "score_cer" / "result.txt"
+        err = parse_sum_avg(result.read_text(encoding="utf-8"))["Err"]
+        assert rows[NAR][column] == f"{float(err):.1f}"
+    assert rows[NAR][2:] == ["-", "-"]
+    assert not (exp / "decode_lm").exists()
