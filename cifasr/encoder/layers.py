@@ -92,8 +92,11 @@ class ConvolutionModule(nn.Module):
         Returns:
             (B, T, d).
         """
-        x = F.glu(self.pointwise_conv1(x.transpose(1, 2)), dim=1)  # (B, d, T)
+        # The pointwise convs (kernel 1) are matrix products over the channels: computed as such
+        # on (B, T, .), so that an ONNX export holds MatMuls (int8-quantisable) instead of Convs.
+        # The parameters stay the Conv1d ones (checkpoints unchanged).
+        x = F.glu(F.linear(x, self.pointwise_conv1.weight.squeeze(-1)), dim=-1)  # (B, T, d)
         if mask is not None:
-            x = x.masked_fill(~mask[:, None, :], 0.0)
-        x = self.activation(self.norm(self.depthwise_conv(x)))
-        return self.pointwise_conv2(x).transpose(1, 2)
+            x = x.masked_fill(~mask[:, :, None], 0.0)
+        x = self.activation(self.norm(self.depthwise_conv(x.transpose(1, 2))))  # (B, d, T)
+        return F.linear(x.transpose(1, 2), self.pointwise_conv2.weight.squeeze(-1))
