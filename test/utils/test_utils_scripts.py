@@ -74,14 +74,18 @@ def test_killing_the_script_that_started_run_py_stops_its_jobs(tmp_path: Path) -
     while _alive(child) and time.time() < deadline:
         time.sleep(0.05)
     assert not _alive(child), "the job outlived the script that started it"
-    assert "# Ended (code -15)" in (tmp_path / "job.log").read_text()
+    # run.py writes the log's last line after its job has died: wait for it, do not race it
+    log = tmp_path / "job.log"
+    while "# Ended" not in log.read_text() and time.time() < deadline:
+        time.sleep(0.05)
+    assert "# Ended (code -15)" in log.read_text()
 
 
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False  # gone (reading /proc/<pid>/stat of a process reaped meanwhile: ESRCH)
     return state != "Z"
 
 
