@@ -193,10 +193,10 @@ class NarDecoder(nn.Module):
             wrong = (first.argmax(-1) != targets) & valid
             num = torch.floor(wrong.sum(1).to(torch.float32) * self.glancing_ratio).long()
             # a uniform draw of num[b] valid positions: the num[b] smallest random scores
+            # (padding scores 2 and ranks last; num[b] never exceeds the valid positions)
             scores = torch.rand(targets.shape, generator=generator, device=targets.device)
             scores = scores.masked_fill(~valid, 2.0)
-            ranks = scores.argsort(dim=1).argsort(dim=1)
-            glanced = (ranks < num[:, None]) & valid
+            glanced = scores.argsort(dim=1).argsort(dim=1) < num[:, None]
         embedded = self.token_embed(targets.clamp(min=0)).to(cif_embeds.dtype)
         inputs = torch.where(glanced[..., None], embedded, cif_embeds)
         return inputs, glanced

@@ -23,22 +23,17 @@ def data(tmp_path):
     return tmp_path
 
 
+def _score_args(data, output_dir, scorer="builtin", utt2spk=True) -> list[str]:
+    """The command line of cifasr.bin.score on the fixture's ref and hyp."""
+    args = ["--ref", str(data / "text"), "--hyp", str(data / "hyp")]
+    if utt2spk:
+        args += ["--utt2spk", str(data / "utt2spk")]
+    return args + ["--output_dir", str(output_dir), "--scorer", scorer]
+
+
 def test_builtin_writes_trn_and_result(data, capsys):
     out = data / "score_cer"
-    score_cli.main(
-        [
-            "--ref",
-            str(data / "text"),
-            "--hyp",
-            str(data / "hyp"),
-            "--utt2spk",
-            str(data / "utt2spk"),
-            "--output_dir",
-            str(out),
-            "--scorer",
-            "builtin",
-        ]
-    )
+    score_cli.main(_score_args(data, out))
     assert (out / "ref.trn").read_text(encoding="utf-8") == (
         "甲 乙 丙\t(S0764-BAC009S0764W0121)\n"
         "甲 乙 丙 丁\t(S0764-BAC009S0764W0122)\n"
@@ -61,20 +56,7 @@ NO_SCLITE = "sclite not installed (Debian/Ubuntu: apt-get install sctk)"
 @pytest.mark.skipif(sclite_mod.find_sclite() is None, reason=NO_SCLITE)
 def test_sclite_and_builtin_write_the_same_result(data):
     for scorer in ("sclite", "builtin"):
-        score_cli.main(
-            [
-                "--ref",
-                str(data / "text"),
-                "--hyp",
-                str(data / "hyp"),
-                "--utt2spk",
-                str(data / "utt2spk"),
-                "--output_dir",
-                str(data / scorer),
-                "--scorer",
-                scorer,
-            ]
-        )
+        score_cli.main(_score_args(data, data / scorer, scorer))
     sclite_result = (data / "sclite" / "result.txt").read_bytes()
     assert sclite_result == (data / "builtin" / "result.txt").read_bytes()
 
@@ -90,19 +72,7 @@ def test_auto_falls_back_to_builtin_without_sclite(monkeypatch, tmp_path):
 def test_unknown_hypothesis_id_fails_naming_it(data):
     (data / "hyp").write_text(HYP + "BAC009S9999W0001 甲\n", encoding="utf-8")
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cifasr.bin.score",
-            "--ref",
-            str(data / "text"),
-            "--hyp",
-            str(data / "hyp"),
-            "--output_dir",
-            str(data / "out"),
-            "--scorer",
-            "builtin",
-        ],
+        [sys.executable, "-m", "cifasr.bin.score", *_score_args(data, data / "out", utt2spk=False)],
         capture_output=True,
         text=True,
         check=False,
@@ -114,15 +84,4 @@ def test_unknown_hypothesis_id_fails_naming_it(data):
 def test_malformed_reference_names_file_and_line(data):
     (data / "text").write_text("u1 甲\n\n", encoding="utf-8")
     with pytest.raises(KaldiFileError, match=r"text: line 2 is empty"):
-        score_cli.main(
-            [
-                "--ref",
-                str(data / "text"),
-                "--hyp",
-                str(data / "hyp"),
-                "--output_dir",
-                str(data / "out"),
-                "--scorer",
-                "builtin",
-            ]
-        )
+        score_cli.main(_score_args(data, data / "out", utt2spk=False))
