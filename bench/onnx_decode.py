@@ -1,7 +1,7 @@
 """Real-time factor of decoding with PyTorch fp32, onnxruntime fp32 and onnxruntime int8.
 
     GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
-        tools/venv/bin/python bench/onnx_decode.py [--threads 2] [--repeat 3] [--batch 32]
+        tools/venv/bin/python bench/onnx_decode.py [--threads 2] [--repeat 5] [--batch 32]
 
 The model is egs2/aishell/asr1/conf/train_cif.yaml with V = 4234 and random weights (the
 predictor's bias set so that CIF fires about 3.2 times a second, the AISHELL-1 character rate, as
@@ -10,18 +10,20 @@ quantisation) into a temporary directory; then the same batched searches
 (cifasr.inference.recognize) run on the PyTorch model and on the onnxruntime sessions, all in this
 process with the same thread count, on random 80-dim features of 4-6 s utterances (seeded).
 
-For greedy and beam-10 search at batch 1 and at --batch, it prints the median seconds per batch,
-the RTF and the speed-up over PyTorch fp32 measured in the same run. Accuracy is not measured
-here (random weights): for the CER of each backend on a recipe's test set, decode it with
-asr.sh --inference_onnx fp32|int8 (see README.md).
+For greedy and beam-10 search at batch 1 (the first 8 utterances, one at a time) and at --batch,
+it prints the median seconds, the RTF and the speed-up over PyTorch fp32 measured in the same
+run. The backends decode in turns (each once per round, --repeat rounds after a warm-up round),
+so that a slow spell of a shared machine does not land on one backend only. Accuracy is not
+measured here (random weights): for the CER of each backend on a recipe's test set, decode it
+with asr.sh --inference_onnx fp32|int8 (see README.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -39,13 +41,6 @@ CHARS_PER_SECOND = 3.2  # AISHELL-1: about 14.4 characters in 4.5 s
 VOCAB = 4234
 
 
-def _median_time():
-    spec = importlib.util.spec_from_file_location("bench_beam", ROOT / "bench/bench_beam_search.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.median_time
-
-
 def device_line() -> str:
     """The CPU capability torch dispatches to (AVX2, AVX512, ...) and the thread count."""
     return (
@@ -57,7 +52,7 @@ def device_line() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--beam", type=int, default=10)
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
@@ -81,8 +76,6 @@ def main() -> None:
 
     print(f"allocator: GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(unset: glibc default)')}")
     print(device_line())
-    median_time = _median_time()
-    cpu = torch.device("cpu")
     with tempfile.TemporaryDirectory() as tmp:
         torch.save(model.state_dict(), Path(tmp) / "model.pth")
         start = time.perf_counter()
@@ -110,24 +103,40 @@ def main() -> None:
             f"parameters; batch {args.batch}: {audio_s:.1f} s of audio, "
             f"{fires / audio_s:.2f} CIF fires per second"
         )
+        singles = [(feats[i : i + 1, :n], lengths[i : i + 1]) for i, n in enumerate(lengths[:8])]
+        print(
+            "median s: one batch of --batch utterances, or the first 8 utterances decoded one "
+            "at a time (batch 1)"
+        )
         print(f"{'search':8s} {'batch':>5s} {'backend':18s} {'median s':>9s} {'RTF':>8s}  speed-up")
         for beam in (1, args.beam):
-            for batch in (1, args.batch):
-                x, n = (feats[:1, : lengths[0]], lengths[:1]) if batch == 1 else (feats, lengths)
-                seconds = n.sum().item() / 100
-                reference = None
-                for name, m in backends.items():
-
-                    def fn(m=m, x=x, n=n, beam=beam):
-                        return recognize(m, x, n, beam_size=beam)
-
-                    t = median_time(fn, args.repeat, cpu)
-                    reference = reference or t
+            for batch, units in ((1, singles), (args.batch, [(feats, lengths)])):
+                seconds = sum(n.sum().item() for _, n in units) / 100
+                times = interleaved_times(backends, units, beam, args.repeat)
+                reference = statistics.median(times["pytorch fp32"])
+                for name, ts in times.items():
+                    t = statistics.median(ts)
                     search = "greedy" if beam == 1 else f"beam {beam}"
                     print(
                         f"{search:8s} {batch:5d} {name:18s} {t:9.3f} {t / seconds:8.4f}  "
                         f"x{reference / t:5.2f}"
                     )
+
+
+def interleaved_times(
+    backends: dict, units: list[tuple[torch.Tensor, torch.Tensor]], beam: int, repeat: int
+) -> dict[str, list[float]]:
+    """Seconds to decode every batch of ``units`` (features (B, T, 80), lengths (B,)), ``repeat``
+    times per backend after one warm-up, taken in turns (each backend once per round), so that a
+    slow spell of a shared machine slows all backends alike instead of one."""
+    times: dict[str, list[float]] = {name: [] for name in backends}
+    for _ in range(repeat + 1):
+        for name, m in backends.items():
+            start = time.perf_counter()
+            for feats, lengths in units:
+                recognize(m, feats, lengths, beam_size=beam)
+            times[name].append(time.perf_counter() - start)
+    return {name: ts[1:] for name, ts in times.items()}
 
 
 if __name__ == "__main__":

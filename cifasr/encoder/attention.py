@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cifasr.nn import dropout
@@ -26,8 +27,6 @@ def rel_shift(x: torch.Tensor) -> torch.Tensor:
     b, h, t, n = x.shape
     if n != 2 * t - 1:
         raise ValueError(f"rel_shift: expected (B, H, T, 2T-1), got {tuple(x.shape)}")
-    if torch.onnx.is_in_onnx_export():
-        return rel_shift_padded(x)
     x = x.contiguous()
     # Element (i, j) sits at i * (2T - 1) + (T - 1 - i + j) = (T - 1) + i * (2T - 2) + j.
     return x.as_strided(
@@ -35,19 +34,24 @@ def rel_shift(x: torch.Tensor) -> torch.Tensor:
     )
 
 
-def rel_shift_padded(x: torch.Tensor) -> torch.Tensor:
-    """:func:`rel_shift` as ESPnet writes it (zero column, reshape, slice): the same numbers with
-    a copy, but made of ONNX operators (ONNX has no strided view), so the exporter uses it.
+def rel_shift_flat(x: torch.Tensor) -> torch.Tensor:
+    """:func:`rel_shift` made of ONNX operators (ONNX has no strided view), for the exporter.
+
+    The input has one more column than :func:`rel_shift`'s, which is never read (the exporter
+    multiplies by one more relative position, a zero one). Element (i, j) then sits at
+    ``(T - 1) + i * (2T - 1) + j`` of the flattened last two axes: one contiguous slice of the
+    flat scores, cut into rows of 2T - 1, of which the first T columns are kept: two copies of
+    the scores where ESPnet's zero column, reshape and slice make three.
 
     Args:
-        x: (B, H, T, 2T-1).
+        x: (B, H, T, 2T), scores against relative positions T-1 ... -(T-1), then any column.
 
     Returns:
-        (B, H, T, T), equal to ``rel_shift(x)``.
+        (B, H, T, T), equal to ``rel_shift(x[..., :-1])``.
     """
     b, h, t, n = x.shape
-    padded = torch.cat([x.new_zeros(b, h, t, 1), x], dim=-1).view(b, h, n + 1, t)
-    return padded[:, :, 1:].reshape(b, h, t, n)[:, :, :, :t]
+    flat = x.reshape(b, h, t * n)
+    return flat[:, :, t - 1 : t - 1 + t * (n - 1)].reshape(b, h, t, n - 1)[:, :, :, :t]
 
 
 def _key_padding_fill(dtype: torch.dtype) -> float:
@@ -100,7 +104,13 @@ class MultiHeadedAttention(nn.Module):
         Returns:
             (B, T, d).
         """
-        scores.masked_fill_(~key_mask[:, None, None, :], _key_padding_fill(scores.dtype))
+        fill = _key_padding_fill(scores.dtype)
+        if torch.onnx.is_in_onnx_export():
+            # An added (B, 1, 1, T) bias: onnxruntime's broadcasting Where is slower than Add.
+            # The same numbers: fill + score rounds to fill for |score| < 2**103.
+            scores = scores + torch.where(key_mask, 0.0, fill).to(scores.dtype)[:, None, None, :]
+        else:
+            scores.masked_fill_(~key_mask[:, None, None, :], fill)
         # At least float32 (bf16/fp16 scores are upcast, float64 ones kept), as the original.
         soft_dtype = torch.promote_types(scores.dtype, torch.float32)
         attn = torch.softmax(scores, dim=-1, dtype=soft_dtype).to(v.dtype)
@@ -171,6 +181,10 @@ class RelPositionMultiHeadedAttention(MultiHeadedAttention):
         q_u = (q + self.pos_bias_u[:, None, :]) * scale
         q_v = (q + self.pos_bias_v[:, None, :]) * scale
         scores = torch.matmul(q_u, k.transpose(-2, -1))
-        # In place: matmul's backward needs its inputs, not its output.
-        scores.add_(rel_shift(torch.matmul(q_v, p.to(q_v.dtype))))
+        if torch.onnx.is_in_onnx_export():
+            # One more relative position (zero) for the flat shift, ONNX having no strided view.
+            scores = scores + rel_shift_flat(torch.matmul(q_v, F.pad(p.to(q_v.dtype), (0, 1))))
+        else:
+            # In place: matmul's backward needs its inputs, not its output.
+            scores.add_(rel_shift(torch.matmul(q_v, p.to(q_v.dtype))))
         return self.attend(scores, v, key_mask)
