@@ -1,7 +1,8 @@
 """Real-time factor of decoding with PyTorch fp32, onnxruntime fp32 and onnxruntime int8.
 
     GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
-        tools/venv/bin/python bench/onnx_decode.py [--threads 2] [--repeat 5] [--batch 32]
+        tools/venv/bin/python bench/onnx_decode.py [--threads 2] [--repeat 5] [--batch 32] \
+        [--frames N]
 
 The model is egs2/aishell/asr1/conf/train_cif.yaml with V = 4234 and random weights (the
 predictor's bias set so that CIF fires about 3.2 times a second, the AISHELL-1 character rate, as
@@ -55,6 +56,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--beam", type=int, default=10)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=None,
+        help="every utterance this many frames (default: 400-600 at random); --batch 60 "
+        "--frames 500 is the batch of ../shared/peers/paraformer_step.py --infer",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -70,6 +78,8 @@ def main() -> None:
 
     gen = torch.Generator().manual_seed(0)
     lengths = torch.randint(400, 601, (args.batch,), generator=gen)
+    if args.frames:
+        lengths.fill_(args.frames)
     feats = torch.randn(args.batch, int(lengths.max()), 80, generator=gen)
     for b, n in enumerate(lengths.tolist()):
         feats[b, n:] = 0
