@@ -61,7 +61,7 @@ def main() -> None:
         type=int,
         default=None,
         help="every utterance this many frames (default: 400-600 at random); --batch 60 "
-        "--frames 500 is the batch of ../shared/peers/paraformer_step.py --infer",
+        "--frames 500 is the batch the README's FunASR Paraformer comparison used",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
