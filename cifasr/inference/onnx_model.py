@@ -180,17 +180,15 @@ class OnnxCifArDecoder:
         utterance rows are permuted (a new cache when N' differs from N)."""
         idx = index.detach().cpu().numpy()
         t = state.filled
-        if idx.shape[0] != state.keys.shape[2]:
-            shape = list(state.keys.shape)
-            shape[2] = idx.shape[0]
+        s, layers, _, heads, head_dim = state.keys.shape
+        shape = (s, layers, idx.shape[0], heads, head_dim)
+        if state.spare_keys.shape != shape:  # the number of hypotheses changed
             state.spare_keys, state.spare_values = (np.zeros(shape, np.float32) for _ in "kv")
         # mode="clip" (the indices are valid) lets numpy write into the prefix without a buffer.
         np.take(state.keys[:t], idx, axis=2, out=state.spare_keys[:t], mode="clip")
         np.take(state.values[:t], idx, axis=2, out=state.spare_values[:t], mode="clip")
         state.keys, state.spare_keys = state.spare_keys, state.keys
         state.values, state.spare_values = state.spare_values, state.values
-        if state.spare_keys.shape != state.keys.shape:
-            state.spare_keys, state.spare_values = (np.zeros_like(state.keys) for _ in "kv")
         state.row_of = state.row_of[idx]
         return state
 
